@@ -1,0 +1,204 @@
+"""Django admin for members, domains, addresses, quota requests and the audit log.
+
+Changes that matter to the mail servers (enabling, quota, decisions) go through
+accounts.services so that they are audited and take effect in Dovecot.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+
+from . import services
+from .models import Address, AuditLog, Domain, Member, QuotaRequest, RedirectionTarget
+
+
+class AddressInline(admin.TabularInline):
+    model = Address
+    fields = ("local_part", "domain", "kind", "keep_copy", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class MemberCreationForm(forms.ModelForm):
+    local_part = forms.CharField(label="Mailbox name", help_text="The part before the @ on the service domain.")
+    password = forms.CharField(widget=forms.PasswordInput, strip=False)
+
+    class Meta:
+        model = Member
+        fields = ("display_name", "quota_mb", "max_addresses", "is_staff")
+
+    def clean_local_part(self):
+        return services.check_new_local_part(self.cleaned_data["local_part"], services.service_domain(), allow_reserved=True)
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        password_validation.validate_password(password)
+        return password
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ("email", "display_name", "is_active", "quota_mb", "usage", "address_count", "is_staff", "date_joined", "last_login")
+    list_filter = ("is_active", "is_staff", "date_joined")
+    search_fields = ("email", "display_name", "addresses__local_part")
+    readonly_fields = ("email", "date_joined", "last_login", "quota_used_kb", "quota_checked_at", "quota_warning_level")
+    fields = ("email", "display_name", "is_active", "is_staff", "is_superuser", "quota_mb", "max_addresses",
+              "quota_used_kb", "quota_checked_at", "quota_warning_level", "date_joined", "last_login")
+    inlines = [AddressInline]
+    actions = ["disable_members", "enable_members"]
+    ordering = ("email",)
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_addresses=Count("addresses"))
+
+    @admin.display(description="used", ordering="quota_used_kb")
+    def usage(self, obj):
+        return f"{obj.quota_used_mb} MB ({obj.quota_percent} %)"
+
+    @admin.display(description="addresses", ordering="n_addresses")
+    def address_count(self, obj):
+        return obj.n_addresses
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = MemberCreationForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("local_part", "password", "display_name", "quota_mb", "max_addresses", "is_staff")
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.create_member(
+                form.cleaned_data["local_part"], form.cleaned_data["password"], actor=request.user,
+                allow_reserved=True, display_name=obj.display_name, quota_mb=obj.quota_mb,
+                max_addresses=obj.max_addresses, is_staff=obj.is_staff,
+            )
+            obj.pk = created.pk
+            obj.email = created.email
+            return
+        old = Member.objects.get(pk=obj.pk)
+        if old.quota_mb != obj.quota_mb:
+            services.set_quota(old, obj.quota_mb, actor=request.user)
+        if old.is_active != obj.is_active:
+            services.set_member_active(old, obj.is_active, actor=request.user)
+        obj.save(update_fields=["display_name", "is_staff", "is_superuser", "max_addresses"])
+        services.audit("member.changed_by_admin", actor=request.user, member=obj,
+                       fields=[f for f in form.changed_data if f not in ("quota_mb", "is_active")])
+
+    @admin.action(description="Disable selected members (no login anywhere)")
+    def disable_members(self, request, queryset):
+        for member in queryset:
+            services.set_member_active(member, False, actor=request.user)
+        self.message_user(request, f"{queryset.count()} member(s) disabled.", messages.SUCCESS)
+
+    @admin.action(description="Enable selected members")
+    def enable_members(self, request, queryset):
+        for member in queryset:
+            services.set_member_active(member, True, actor=request.user)
+        self.message_user(request, f"{queryset.count()} member(s) enabled.", messages.SUCCESS)
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "name", "is_active", "description", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "description")
+
+    def save_model(self, request, obj, form, change):
+        from .addresses import normalize_domain
+
+        obj.name = normalize_domain(obj.name)
+        super().save_model(request, obj, form, change)
+        services.audit("domain.saved", actor=request.user, domain=obj.name, active=obj.is_active)
+
+
+class RedirectionTargetInline(admin.TabularInline):
+    model = RedirectionTarget
+    extra = 0
+
+
+@admin.register(Address)
+class AddressAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "kind", "owner", "keep_copy", "created_at")
+    list_filter = ("kind", "domain")
+    search_fields = ("local_part", "owner__email", "targets__target")
+    list_select_related = ("domain", "owner")
+    raw_id_fields = ("owner",)
+    inlines = [RedirectionTargetInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.audit("address.saved_by_admin", actor=request.user, member=obj.owner, address=obj.email, kind=obj.kind)
+
+    def delete_model(self, request, obj):
+        services.audit("address.deleted_by_admin", actor=request.user, member=obj.owner, address=obj.email)
+        super().delete_model(request, obj)
+
+
+@admin.register(QuotaRequest)
+class QuotaRequestAdmin(admin.ModelAdmin):
+    list_display = ("member", "current_mb", "requested_mb", "status", "created_at", "decided_by", "decided_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("member__email", "reason")
+    list_select_related = ("member", "decided_by")
+    readonly_fields = ("member", "current_mb", "requested_mb", "reason", "status", "created_at", "decided_by", "decided_at")
+    fields = readonly_fields + ("admin_note",)
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def _decide(self, request, queryset, approve: bool):
+        done = 0
+        for qr in queryset.filter(status=QuotaRequest.Status.PENDING):
+            services.decide_quota_request(qr, approve, actor=request.user, note=qr.admin_note)
+            done += 1
+        verb = "approved" if approve else "rejected"
+        self.message_user(request, f"{done} request(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected requests (sets the new quota)")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, True)
+
+    @admin.action(description="Reject selected requests")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, False)
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "member", "details")
+    list_filter = ("action", "created_at")
+    search_fields = ("action", "actor__email", "member__email")
+    list_select_related = ("actor", "member")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.site_header = "DuckMail administration"
+admin.site.site_title = "DuckMail admin"

@@ -1,0 +1,106 @@
+"""Forms: validation only. State changes happen in accounts.services."""
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
+
+from . import services
+from .addresses import display_domain, normalize_local_part
+from .models import Member
+
+
+class SignupForm(forms.Form):
+    local_part = forms.CharField(
+        label="Address",
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none", "autofocus": True}),
+    )
+    display_name = forms.CharField(label="Your name", max_length=100, required=False)
+    password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.domain = services.service_domain()
+        self.fields["local_part"].help_text = f"Your address will be name@{display_domain(self.domain.name)}."
+        self.fields["password1"].help_text = password_validation.password_validators_help_text_html()
+
+    def clean_local_part(self):
+        return services.check_new_local_part(self.cleaned_data["local_part"], self.domain)
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
+        elif p1 and cleaned.get("local_part"):
+            candidate = Member(email=f"{cleaned['local_part']}@{self.domain.name}", display_name=cleaned.get("display_name", ""))
+            try:
+                password_validation.validate_password(p1, candidate)
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.CharField(
+        label="Address",
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+    def clean_username(self):
+        username = self.cleaned_data["username"].strip().lower()
+        if "@" not in username:
+            # Members may type just their name on the service domain.
+            username = f"{username}@{settings.SERVICE_DOMAIN}"
+        return username
+
+
+class LocalPartForm(forms.Form):
+    local_part = forms.CharField(label="New alias", max_length=64)
+
+    def clean_local_part(self):
+        return normalize_local_part(self.cleaned_data["local_part"])
+
+
+class RedirectionForm(forms.Form):
+    local_part = forms.CharField(label="Address", max_length=64)
+    targets = forms.CharField(
+        label="Forward to",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One or more addresses, one per line or separated by commas.",
+    )
+    keep_copy = forms.BooleanField(label="Keep a copy in my mailbox", required=False)
+
+    def clean_local_part(self):
+        return normalize_local_part(self.cleaned_data["local_part"])
+
+    def clean_targets(self):
+        return services.parse_targets(self.cleaned_data["targets"])
+
+
+class RedirectionEditForm(RedirectionForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["local_part"]
+
+
+class QuotaRequestForm(forms.Form):
+    requested_mb = forms.IntegerField(label="Quota wanted (MB)", min_value=1, max_value=1024 * 1024)
+    reason = forms.CharField(label="Why", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, member: Member, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.member = member
+
+    def clean_requested_mb(self):
+        value = self.cleaned_data["requested_mb"]
+        if value <= self.member.quota_mb:
+            raise ValidationError(f"Ask for more than your current {self.member.quota_mb} MB.")
+        return value
+
+
+class MemberPasswordChangeForm(PasswordChangeForm):
+    pass

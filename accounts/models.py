@@ -1,0 +1,205 @@
+"""Members, their domains and addresses, quota requests and the audit log.
+
+PostgreSQL is the source of truth for the mail servers too: Dovecot and Postfix read
+these tables through the SQL views created in the migrations (see `mailviews.py`).
+"""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from .addresses import display_domain
+
+
+class Domain(models.Model):
+    """A mail domain we receive mail for. Stored as a lower-case IDNA A-label."""
+
+    name = models.CharField(max_length=253, unique=True)
+    is_active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name=Lower("name")), name="domain_name_lower_case"),
+        ]
+
+    def __str__(self):
+        return display_domain(self.name)
+
+
+class MemberManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        return self.get(email=username.strip().lower())
+
+    def create_user(self, email, password=None, **extra):
+        # Full member creation (with mailbox address) is accounts.services.create_member.
+        member = self.model(email=email.strip().lower(), **extra)
+        member.set_password(password)
+        member.save(using=self._db)
+        return member
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class Member(AbstractBaseUser, PermissionsMixin):
+    """A member: a login, a mailbox (its primary address), and a quota."""
+
+    email = models.EmailField("mailbox address", max_length=254, unique=True)
+    display_name = models.CharField(max_length=100, blank=True)
+    is_active = models.BooleanField(
+        "enabled", default=True, help_text="Disabled members can not log in anywhere: web, IMAP, POP3, ManageSieve, SMTP."
+    )
+    is_staff = models.BooleanField("admin", default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+    quota_mb = models.PositiveIntegerField("quota (MB)", default=settings.DEFAULT_QUOTA_MB)
+    max_addresses = models.PositiveIntegerField(
+        "address limit", default=settings.DEFAULT_MAX_ADDRESSES, help_text="Aliases plus redirections."
+    )
+    # Last usage Dovecot reported (refreshed by a periodic task), in KiB.
+    quota_used_kb = models.PositiveBigIntegerField(default=0)
+    quota_checked_at = models.DateTimeField(null=True, blank=True)
+    # The highest warning level (e.g. 80, 95) already mailed to the member; 0 for none.
+    quota_warning_level = models.PositiveSmallIntegerField(default=0)
+
+    objects = MemberManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="member_email_lower_case"),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    @property
+    def quota_percent(self) -> int:
+        if not self.quota_mb:
+            return 0
+        return min(100, round(self.quota_used_kb * 100 / (self.quota_mb * 1024)))
+
+    @property
+    def quota_used_mb(self) -> float:
+        return round(self.quota_used_kb / 1024, 1)
+
+
+class Address(models.Model):
+    """Every address we deliver for: a mailbox, an alias to it, or a redirection.
+
+    One table for the three kinds, so that the database itself keeps an address unique
+    across mailboxes, aliases and redirections.
+    """
+
+    class Kind(models.TextChoices):
+        MAILBOX = "mailbox", "Mailbox"
+        ALIAS = "alias", "Alias"
+        REDIRECTION = "redirection", "Redirection"
+
+    local_part = models.CharField(max_length=64)
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="addresses")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    owner = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="addresses")
+    # Redirections only: also deliver a copy to the owner's mailbox.
+    keep_copy = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["domain__name", "local_part"]
+        verbose_name_plural = "addresses"
+        constraints = [
+            models.UniqueConstraint(fields=["local_part", "domain"], name="address_unique"),
+            models.UniqueConstraint(
+                fields=["owner"], condition=models.Q(kind="mailbox"), name="one_mailbox_per_member"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(local_part=Lower("local_part")), name="address_local_part_lower_case"
+            ),
+        ]
+
+    def __str__(self):
+        return self.email
+
+    @property
+    def email(self) -> str:
+        return f"{self.local_part}@{self.domain.name}"
+
+    @property
+    def display(self) -> str:
+        return f"{self.local_part}@{display_domain(self.domain.name)}"
+
+
+class RedirectionTarget(models.Model):
+    """One destination of a redirection (an address, usually outside)."""
+
+    address = models.ForeignKey(Address, on_delete=models.CASCADE, related_name="targets")
+    target = models.CharField(max_length=254)
+
+    class Meta:
+        ordering = ["target"]
+        constraints = [models.UniqueConstraint(fields=["address", "target"], name="redirection_target_unique")]
+
+    def __str__(self):
+        return self.target
+
+
+class QuotaRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="quota_requests")
+    current_mb = models.PositiveIntegerField()
+    requested_mb = models.PositiveIntegerField()
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    admin_note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member"], condition=models.Q(status="pending"), name="one_pending_quota_request"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.member}: {self.current_mb} → {self.requested_mb} MB ({self.status})"
+
+
+class AuditLog(models.Model):
+    """Who did what, when: every state change made through accounts.services."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries",
+        help_text="The member the change is about.",
+    )
+    action = models.CharField(max_length=50, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor or 'system'}: {self.action}"

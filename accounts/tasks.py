@@ -1,0 +1,29 @@
+"""Celery tasks: adapters that load by id and call a service."""
+
+import logging
+
+from celery import shared_task
+
+from duckmail.lib import imap, lmtp
+
+from . import services
+from .models import Member
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(autoretry_for=(imap.MailServerError, lmtp.DeliveryError), retry_backoff=30, max_retries=3)
+def refresh_quota_usage(member_id: int) -> int | None:
+    member = Member.objects.filter(pk=member_id, is_active=True).first()
+    if member is None:
+        return None
+    return services.refresh_quota_usage(member)
+
+
+@shared_task
+def refresh_all_quota_usage() -> int:
+    """Periodic (beat): queue a refresh for every enabled member with a mailbox."""
+    ids = list(Member.objects.filter(is_active=True, addresses__kind="mailbox").values_list("pk", flat=True))
+    for member_id in ids:
+        refresh_quota_usage.delay(member_id)
+    return len(ids)

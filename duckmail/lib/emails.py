@@ -1,0 +1,29 @@
+"""Mail the service itself writes to members: one small function per message."""
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from django.conf import settings
+
+
+def _message(to: str, subject: str, body: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"{settings.SERVICE_NAME} <postmaster@{settings.SERVICE_DOMAIN}>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=settings.SERVICE_DOMAIN)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body)
+    return msg
+
+
+def quota_warning(to: str, percent: int, used_mb: float, quota_mb: int) -> EmailMessage:
+    return _message(
+        to,
+        f"Your mailbox is {percent} % full",
+        f"Hello,\n\nyour mailbox {to} uses {used_mb} MB of its {quota_mb} MB ({percent} %).\n\n"
+        "When it is full, new mail is refused and sent back to its senders. Please delete mail\n"
+        "you no longer need (and empty the Trash), or ask for more space on your account page.\n\n"
+        f"— {settings.SERVICE_NAME}\n",
+    )

@@ -1,0 +1,64 @@
+"""IMAP: the one module that talks IMAP to Dovecot (imapclient).
+
+Members' sessions log in as themselves; Celery workers (only they) log in as a member
+through the Dovecot master user (`member*master`).
+"""
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from . import dovecot_admin
+
+
+class MailServerError(Exception):
+    """Dovecot could not be reached or refused the request (not a bad password)."""
+
+
+class LoginFailed(Exception):
+    """Dovecot refused the credentials."""
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    used_kb: int
+    limit_kb: int | None
+
+
+@contextmanager
+def session(username: str, password: str, *, host: str | None = None, port: int | None = None):
+    """An authenticated IMAP session; logs out at the end."""
+    try:
+        client = IMAPClient(
+            host or settings.MAIL_HOST, port=port or settings.IMAP_PORT, ssl=False, timeout=settings.MAIL_TIMEOUT
+        )
+    except OSError as exc:
+        raise MailServerError(f"The mail server is not reachable ({exc}).") from exc
+    try:
+        try:
+            client.login(username, password)
+        except IMAPClientError as exc:
+            raise LoginFailed(str(exc)) from exc
+        yield client
+    finally:
+        try:
+            client.logout()
+        except (IMAPClientError, OSError):
+            pass
+
+
+def master_session(email: str):
+    """An IMAP session as `email`, authenticated as the worker master user."""
+    return session(f"{email}*{settings.DOVECOT_MASTER_USER}", dovecot_admin.master_password())
+
+
+def quota_usage(client: IMAPClient) -> QuotaUsage:
+    """STORAGE usage and limit of the INBOX quota root, in KiB."""
+    _roots, quotas = client.get_quota_root("INBOX")
+    for quota in quotas:
+        if quota.resource.upper() == "STORAGE":
+            return QuotaUsage(used_kb=int(quota.usage), limit_kb=int(quota.limit))
+    return QuotaUsage(used_kb=0, limit_kb=None)

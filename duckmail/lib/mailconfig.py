@@ -1,0 +1,189 @@
+"""Dovecot and Postfix configuration, generated from settings and the templates in deploy/.
+
+`generate(out_dir, ...)` writes a complete, self-contained configuration:
+
+    out_dir/dovecot/dovecot.conf            Dovecot (run: dovecot -F -c out_dir/dovecot/dovecot.conf)
+    out_dir/dovecot/dovecot-sql.conf.ext    its SQL passdb/userdb (reads the mail_* views)
+    out_dir/dovecot/master-users            the worker master user (salted hash only)
+    out_dir/dovecot/sieve-global/           global Sieve rules (incoming_spam) and the default script
+    out_dir/postfix/main.cf, master.cf      Postfix (run: postfix -c out_dir/postfix start)
+    out_dir/postfix/*.cf                    Postfix pgsql lookup maps
+"""
+
+import base64
+import grp
+import hashlib
+import os
+import pwd
+import secrets
+import shutil
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.template import Context, Engine
+
+from . import dovecot_admin
+
+DEPLOY_DIR = Path(settings.BASE_DIR) / "deploy"
+_engine = Engine(dirs=[str(DEPLOY_DIR)], autoescape=False)
+
+POSTFIX_MAPS = {
+    "virtual_domains.cf": ("domains we receive mail for", "SELECT domain FROM mail_domains WHERE domain = '%s'"),
+    "virtual_mailboxes.cf": ("mailboxes", "SELECT maildir FROM mail_mailboxes WHERE address = '%s'"),
+    "virtual_aliases.cf": (
+        "mailboxes (to themselves), aliases and redirections",
+        "SELECT destination FROM mail_aliases WHERE address = '%s'",
+    ),
+    "sender_logins.cf": ("who may send as which address", "SELECT login FROM mail_sender_logins WHERE address = '%s'"),
+}
+
+
+@dataclass
+class Ports:
+    imap: int = field(default_factory=lambda: settings.IMAP_PORT)
+    pop3: int = field(default_factory=lambda: settings.POP3_PORT)
+    managesieve: int = field(default_factory=lambda: settings.MANAGESIEVE_PORT)
+    lmtp: int = field(default_factory=lambda: settings.LMTP_PORT)
+    auth: int = field(default_factory=lambda: settings.DOVECOT_AUTH_PORT)
+    smtp: int = field(default_factory=lambda: settings.SMTP_PORT)
+    submission: int = field(default_factory=lambda: settings.SUBMISSION_PORT)
+    # Where Postfix delivers (the antispam delivery agent once it exists; Dovecot LMTP now).
+    delivery: int | None = None
+    # Where Postfix relays outside mail in development and tests (a local sink).
+    relay: int = 10029
+
+
+def _libpq_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _db_params() -> dict[str, str]:
+    db = connection.settings_dict
+    return {
+        "db_host": db["HOST"] or "127.0.0.1",
+        "db_port": str(db["PORT"] or 5432),
+        "db_name": db["NAME"],
+        "db_user": settings.MAIL_DB_USER,
+        "db_password": settings.MAIL_DB_PASSWORD,
+    }
+
+
+def ssha512(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.sha512(password.encode() + salt).digest()
+    return "{SSHA512}" + base64.b64encode(digest + salt).decode()
+
+
+def _write(path: Path, text: str, mode: int = 0o644, group: str | None = None) -> None:
+    """Write atomically; secrets get mode 0640 and the group of the daemon that reads them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, mode)
+    if group:
+        os.chown(tmp, 0, grp.getgrnam(group).gr_gid)
+    tmp.replace(path)
+
+
+def _render(template: str, context: dict) -> str:
+    return _engine.get_template(template).render(Context(context, autoescape=False))
+
+
+def generate(
+    out_dir: str | Path,
+    *,
+    variant: str = "dev",
+    ports: Ports | None = None,
+    vmail_dir: str | Path | None = None,
+    instance_name: str = "duckmail",
+) -> Path:
+    """Write the whole mail-server configuration into `out_dir`; return the Dovecot config path."""
+    if variant not in ("dev", "test", "production"):
+        raise ValueError(f"unknown variant {variant!r}")
+    out = Path(out_dir).resolve()
+    ports = ports or Ports()
+    production = variant == "production"
+    mail_user = pwd.getpwnam(settings.MAIL_USER)
+    dovecot_dir = out / "dovecot"
+    postfix_dir = out / "postfix"
+    log_dir = out / "log"
+    vmail = Path(vmail_dir).resolve() if vmail_dir else out / "vmail"
+    sieve_global = dovecot_dir / "sieve-global"
+    for d in (dovecot_dir, postfix_dir, log_dir, dovecot_dir / "run", dovecot_dir / "state", dovecot_dir / "sieve-bin"):
+        d.mkdir(parents=True, exist_ok=True)
+    # Mail and compiled global scripts are written by the mail uid.
+    for d in (vmail, sieve_global, dovecot_dir / "state"):
+        d.mkdir(parents=True, exist_ok=True)
+        os.chown(d, mail_user.pw_uid, mail_user.pw_gid)
+    for d in (out, dovecot_dir, postfix_dir):
+        os.chmod(d, 0o755)
+
+    db = _db_params()
+    connect = " ".join(
+        f"{k}={_libpq_quote(v)}"
+        for k, v in (
+            ("host", db["db_host"]),
+            ("port", db["db_port"]),
+            ("dbname", db["db_name"]),
+            ("user", db["db_user"]),
+            ("password", db["db_password"]),
+        )
+        if v
+    ) + " maxconns=5"
+    listen = "*, ::" if production else settings.MAIL_HOST
+    context = {
+        "variant": variant,
+        "production": production,
+        "test": variant == "test",
+        "instance_name": instance_name,
+        "dir": str(dovecot_dir),
+        "run_dir": str(dovecot_dir / "run"),
+        "state_dir": str(dovecot_dir / "state"),
+        "log_dir": str(log_dir),
+        "listen": listen,
+        "lmtp_listen": settings.MAIL_HOST,
+        "trusted_networks": "127.0.0.0/8 ::1",
+        "tls_cert": os.environ.get("DUCKMAIL_TLS_CERT", "/etc/ssl/certs/ssl-cert-snakeoil.pem"),
+        "tls_key": os.environ.get("DUCKMAIL_TLS_KEY", "/etc/ssl/private/ssl-cert-snakeoil.key"),
+        "domain": settings.SERVICE_DOMAIN,
+        "hostname": os.environ.get("DUCKMAIL_MAIL_HOSTNAME", socket.getfqdn() if production else "mail." + settings.SERVICE_DOMAIN),
+        "mail_host": settings.MAIL_HOST,
+        "mail_uid": mail_user.pw_uid,
+        "mail_gid": mail_user.pw_gid,
+        "vmail_dir": str(vmail),
+        "sieve_global_dir": str(sieve_global),
+        "default_quota_mb": settings.DEFAULT_QUOTA_MB,
+        "max_message_size": settings.MAX_MESSAGE_SIZE,
+        "imap_port": ports.imap,
+        "pop3_port": ports.pop3,
+        "managesieve_port": ports.managesieve,
+        "lmtp_port": ports.lmtp,
+        "auth_port": ports.auth,
+        "smtp_port": ports.smtp,
+        "submission_port": ports.submission,
+        "delivery_port": ports.delivery or ports.lmtp,
+        "relay_port": ports.relay,
+        "connect": connect,
+    }
+    conf = dovecot_dir / "dovecot.conf"
+    _write(conf, _render("dovecot/dovecot.conf", context))
+    _write(dovecot_dir / "dovecot-sql.conf.ext", _render("dovecot/dovecot-sql.conf.ext", context), 0o640, "dovecot")
+    master = f"{settings.DOVECOT_MASTER_USER}:{ssha512(dovecot_admin.master_password())}\n"
+    _write(dovecot_dir / "master-users", master, 0o640, "dovecot")
+    for name in ("incoming_spam.sieve", "default.sieve"):
+        target = sieve_global / name
+        shutil.copyfile(DEPLOY_DIR / "sieve" / name, target)
+        os.chown(target, mail_user.pw_uid, mail_user.pw_gid)
+
+    context["dir"] = str(postfix_dir)
+    _write(postfix_dir / "main.cf", _render("postfix/main.cf", context))
+    _write(postfix_dir / "master.cf", _render("postfix/master.cf", context))
+    for name, (purpose, query) in POSTFIX_MAPS.items():
+        _write(postfix_dir / name, _render("postfix/map.cf", {**db, "purpose": purpose, "query": query}), 0o640, "postfix")
+    if not production:
+        (postfix_dir / "queue").mkdir(exist_ok=True)
+        os.chmod(postfix_dir / "queue", 0o755)
+    return conf

@@ -1,0 +1,208 @@
+"""DuckMail settings.
+
+Every setting that differs between machines comes from an environment variable
+(`DUCKMAIL_*`), read through the small typed helpers below, which fail loudly on a
+malformed value. Defaults are production-safe: DEBUG is off, and without DEBUG a
+secret key must be given.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(f"DUCKMAIL_{name}", default)
+
+
+def envbool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(f"DUCKMAIL_{name}")
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"DUCKMAIL_{name} must be a boolean, not {value!r}")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(f"DUCKMAIL_{name}")
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"DUCKMAIL_{name} must be an integer, not {value!r}")
+
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = envstr("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DUCKMAIL_SECRET_KEY must be set when DUCKMAIL_DEBUG is off")
+    SECRET_KEY = "insecure-development-key-only-for-debug-mode"
+
+ALLOWED_HOSTS = [h for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS").split(",") if o]
+
+# The service: the domain members get their mailbox on, and the name shown to them.
+SERVICE_NAME = envstr("SERVICE_NAME", "DuckMail")
+SERVICE_DOMAIN = envstr("DOMAIN", "duckmail.test")
+DEFAULT_QUOTA_MB = envint("DEFAULT_QUOTA_MB", 512)
+MAX_MESSAGE_SIZE = envint("MAX_MESSAGE_SIZE", 20 * 1024 * 1024)
+DEFAULT_MAX_ADDRESSES = envint("DEFAULT_MAX_ADDRESSES", 10)
+QUOTA_WARNING_LEVELS = (80, 95)
+RESERVED_LOCAL_PARTS = frozenset(
+    """
+    postmaster abuse root admin administrator hostmaster webmaster noreply no-reply
+    mailer-daemon mailerdaemon nobody security support info daemon sysadmin www
+    ssl-admin list-request majordomo operator help staff
+    """.split()
+) | frozenset(p for p in envstr("RESERVED_LOCAL_PARTS").split(",") if p)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "django_htmx",
+    "accounts",
+    "webmail",
+    "filters",
+    "antispam",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "duckmail.urls"
+WSGI_APPLICATION = "duckmail.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "duckmail.context_processors.service",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": envstr("DB_NAME", "duckmail"),
+        "USER": envstr("DB_USER", "postgres"),
+        "PASSWORD": envstr("DB_PASSWORD"),
+        "HOST": envstr("DB_HOST", "127.0.0.1"),
+        "PORT": envstr("DB_PORT", "5432"),
+        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60),
+        # Several test sessions (helpers, CI) may share one server: let each name its own.
+        "TEST": {"NAME": envstr("TEST_DB_NAME", "test_duckmail")},
+    }
+}
+# The role Dovecot and Postfix use to read the mail views (read-only in production).
+MAIL_DB_USER = envstr("MAIL_DB_USER", DATABASES["default"]["USER"])
+MAIL_DB_PASSWORD = envstr("MAIL_DB_PASSWORD", DATABASES["default"]["PASSWORD"])
+
+AUTH_USER_MODEL = "accounts.Member"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.CharacterVarietyValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "account"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = envstr("STATIC_ROOT", str(BASE_DIR / "var" / "static"))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cookies and transport security: strict unless DEBUG (loopback development has no TLS).
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if envbool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+
+# Redis and Celery. Beat keeps its schedule in the database (django-celery-beat).
+REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "refresh-quota-usage": {
+        "task": "accounts.tasks.refresh_all_quota_usage",
+        "schedule": envint("QUOTA_REFRESH_SECONDS", 15 * 60),
+    },
+}
+
+# The mail stack. Ports are loopback defaults; each one is an environment variable.
+MAIL_HOST = envstr("MAIL_HOST", "127.0.0.1")
+IMAP_PORT = envint("IMAP_PORT", 10143)
+POP3_PORT = envint("POP3_PORT", 10110)
+MANAGESIEVE_PORT = envint("MANAGESIEVE_PORT", 14190)
+LMTP_PORT = envint("LMTP_PORT", 10024)
+DOVECOT_AUTH_PORT = envint("DOVECOT_AUTH_PORT", 10028)
+SMTP_PORT = envint("SMTP_PORT", 10025)
+SUBMISSION_PORT = envint("SUBMISSION_PORT", 10587)
+# Where `gen_mailconfig` writes, and where the running Dovecot's config lives (for doveadm).
+MAILCONFIG_DIR = envstr("MAILCONFIG_DIR", str(BASE_DIR / "var" / "mail"))
+MAIL_USER = envstr("MAIL_USER", "vmail")
+# The Dovecot master user that Celery workers (only they) use to reach mailboxes.
+DOVECOT_MASTER_USER = envstr("DOVECOT_MASTER_USER", "duckmail-worker")
+DOVECOT_MASTER_PASSWORD = envstr("DOVECOT_MASTER_PASSWORD")
+MAIL_TIMEOUT = envint("MAIL_TIMEOUT", 10)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+}

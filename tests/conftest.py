@@ -1,0 +1,58 @@
+import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
+from accounts import services
+from tests import mailstack
+
+# Real Argon2id hashes, with cheap parameters: Dovecot verifies whatever parameters a
+# hash carries, and the production cost (100 MiB, ~120 ms) would make the suite crawl.
+Argon2PasswordHasher.memory_cost = 1024
+Argon2PasswordHasher.time_cost = 1
+Argon2PasswordHasher.parallelism = 1
+
+PASSWORD = "Correct-Horse-7-battery"
+
+
+@pytest.fixture(scope="session")
+def mail_stack(django_db_setup, django_db_blocker):
+    """A real Dovecot on free loopback ports reading the test database (one per session)."""
+    stack = mailstack.start()
+    yield stack
+    mailstack.cleanup(stack)
+
+
+@pytest.fixture
+def postfix(mail_stack):
+    """The throwaway Postfix in front of Dovecot (started on first use)."""
+    mail_stack.start_postfix()
+    return mail_stack
+
+
+@pytest.fixture
+def make_member(db):
+    def make(local_part: str, password: str = PASSWORD, **fields):
+        return services.create_member(local_part, password, **fields)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_member):
+    return make_member("alice", display_name="Alice")
+
+
+@pytest.fixture
+def bob(make_member):
+    return make_member("bob", display_name="Bob")
+
+
+@pytest.fixture
+def stranger(make_member):
+    """A member who must never reach alice's things."""
+    return make_member("mallory", display_name="Mallory")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client

@@ -1,0 +1,73 @@
+import imaplib
+import poplib
+import smtplib
+import subprocess
+from email.message import EmailMessage
+
+from django.conf import settings
+
+
+def imap_login(user: str, password: str) -> imaplib.IMAP4:
+    client = imaplib.IMAP4("127.0.0.1", settings.IMAP_PORT)
+    client.login(user, password)
+    return client
+
+
+def pop3_login(user: str, password: str) -> poplib.POP3:
+    client = poplib.POP3("127.0.0.1", settings.POP3_PORT)
+    client.user(user)
+    client.pass_(password)
+    return client
+
+
+def managesieve_login(user: str, password: str) -> bool:
+    from sievelib.managesieve import Client
+
+    client = Client("127.0.0.1", settings.MANAGESIEVE_PORT)
+    ok = client.connect(user, password, starttls=False, authmech="PLAIN")
+    if ok:
+        client.logout()
+    return bool(ok)
+
+
+def make_mail(to: str, subject: str = "Hello", body: str = "Hi there.\n", sender: str = "friend@example.org",
+              **headers) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+def lmtp_send(recipient: str, data: bytes, sender: str = "friend@example.org"):
+    with smtplib.LMTP("127.0.0.1", settings.LMTP_PORT) as lmtp:
+        return lmtp.sendmail(sender, [recipient], data)
+
+
+def postmap(stack, map_name: str, key: str) -> str | None:
+    result = subprocess.run(
+        ["postmap", "-c", str(stack.postfix_dir), "-q", key, f"pgsql:{stack.postfix_dir / map_name}"],
+        capture_output=True, text=True, timeout=20,
+    )
+    if result.returncode == 1:
+        return None
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def subjects(user: str, password: str, folder: str = "INBOX") -> list[str]:
+    client = imap_login(user, password)
+    try:
+        typ, _ = client.select(f'"{folder}"', readonly=True)
+        assert typ == "OK", folder
+        typ, data = client.search(None, "ALL")
+        found = []
+        for num in data[0].split():
+            _, msg = client.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            found.append(msg[0][1].decode().split(":", 1)[1].strip())
+        return found
+    finally:
+        client.logout()

@@ -1,0 +1,119 @@
+"""Throwaway mail servers for the test session: a real Dovecot (and Postfix on demand).
+
+Configs come from the same generator production uses (duckmail.lib.mailconfig), in the
+`test` variant, on free loopback ports, reading the test database.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from duckmail.lib import mailconfig
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+@dataclass
+class MailStack:
+    dir: Path
+    ports: mailconfig.Ports
+    dovecot: subprocess.Popen | None = None
+    postfix_started: bool = False
+
+    @property
+    def dovecot_conf(self) -> Path:
+        return self.dir / "dovecot" / "dovecot.conf"
+
+    @property
+    def postfix_dir(self) -> Path:
+        return self.dir / "postfix"
+
+    @property
+    def vmail(self) -> Path:
+        return self.dir / "vmail"
+
+    def log(self, name: str = "dovecot") -> str:
+        path = self.dir / "log" / f"{name}.log"
+        return path.read_text() if path.exists() else ""
+
+    def doveadm(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["doveadm", "-c", str(self.dovecot_conf), *args], capture_output=True, text=True)
+
+    def start_dovecot(self) -> None:
+        self.dovecot = subprocess.Popen(["dovecot", "-F", "-c", str(self.dovecot_conf)])
+        for port in (self.ports.imap, self.ports.lmtp, self.ports.managesieve, self.ports.pop3):
+            wait_for_port(port, proc=self.dovecot)
+
+    def start_postfix(self) -> None:
+        if self.postfix_started:
+            return
+        result = subprocess.run(["postfix", "-c", str(self.postfix_dir), "start"], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"postfix did not start: {result.stderr}\n{self.log('postfix')}")
+        self.postfix_started = True
+        wait_for_port(self.ports.smtp)
+        wait_for_port(self.ports.submission)
+
+    def stop(self) -> None:
+        if self.postfix_started:
+            subprocess.run(["postfix", "-c", str(self.postfix_dir), "stop"], capture_output=True)
+        if self.dovecot is not None and self.dovecot.poll() is None:
+            self.dovecot.send_signal(signal.SIGTERM)
+            try:
+                self.dovecot.wait(10)
+            except subprocess.TimeoutExpired:
+                self.dovecot.kill()
+
+
+def start() -> MailStack:
+    # Not pytest's tmp_path: its 0700 parents keep the mail uid and Postfix out.
+    base = Path(tempfile.mkdtemp(prefix="duckmail-test-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    ports = mailconfig.Ports(
+        imap=free_port(), pop3=free_port(), managesieve=free_port(), lmtp=free_port(), auth=free_port(),
+        smtp=free_port(), submission=free_port(), relay=free_port(),
+    )
+    mailconfig.generate(base, variant="test", ports=ports, instance_name=f"duckmail-test-{base.name}")
+    stack = MailStack(dir=base, ports=ports)
+    # Everything that talks to the mail servers reads these settings.
+    settings.IMAP_PORT = ports.imap
+    settings.POP3_PORT = ports.pop3
+    settings.MANAGESIEVE_PORT = ports.managesieve
+    settings.LMTP_PORT = ports.lmtp
+    settings.DOVECOT_AUTH_PORT = ports.auth
+    settings.SMTP_PORT = ports.smtp
+    settings.SUBMISSION_PORT = ports.submission
+    settings.MAILCONFIG_DIR = str(base)
+    stack.start_dovecot()
+    return stack
+
+
+def cleanup(stack: MailStack) -> None:
+    stack.stop()
+    if not os.environ.get("DUCKMAIL_KEEP_TEST_MAILSTACK"):
+        shutil.rmtree(stack.dir, ignore_errors=True)
