@@ -56,3 +56,41 @@ def stranger(make_member):
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+class RelaySink:
+    """Collects what Postfix relays to 'the internet' (its relayhost, on loopback)."""
+
+    def __init__(self):
+        self.messages = []  # (envelope sender, recipients, bytes)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        return "250 OK"
+
+    def wait_for(self, count: int = 1, timeout: float = 20.0) -> list:
+        """Wait until `count` messages arrived (Postfix delivers asynchronously)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture(scope="session")
+def _relay_controller(mail_stack):
+    from aiosmtpd.controller import Controller
+
+    sink = RelaySink()
+    controller = Controller(sink, hostname="127.0.0.1", port=mail_stack.ports.relay)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def relay_sink(_relay_controller, postfix):
+    """Outside mail relayed by the test Postfix lands here; emptied for each test."""
+    _relay_controller.messages.clear()
+    return _relay_controller
