@@ -14,11 +14,21 @@ PASSWORD = "Correct-Horse-7-battery"
 
 
 @pytest.fixture(scope="session")
-def mail_stack(django_db_setup, django_db_blocker):
-    """A real Dovecot on free loopback ports reading the test database (one per session)."""
+def _mail_stack_session(django_db_setup, django_db_blocker):
     stack = mailstack.start()
     yield stack
     mailstack.cleanup(stack)
+
+
+@pytest.fixture
+def mail_stack(_mail_stack_session):
+    """A real Dovecot on free loopback ports reading the test database (one per session).
+
+    Each test starts with empty mailboxes: the database is emptied between tests, and
+    so are the Maildirs of the (re-created) members.
+    """
+    _mail_stack_session.wipe_mailboxes()
+    return _mail_stack_session
 
 
 @pytest.fixture
@@ -79,11 +89,11 @@ class RelaySink:
 
 
 @pytest.fixture(scope="session")
-def _relay_controller(mail_stack):
+def _relay_controller(_mail_stack_session):
     from aiosmtpd.controller import Controller
 
     sink = RelaySink()
-    controller = Controller(sink, hostname="127.0.0.1", port=mail_stack.ports.relay)
+    controller = Controller(sink, hostname="127.0.0.1", port=_mail_stack_session.ports.relay)
     controller.start()
     yield sink
     controller.stop()

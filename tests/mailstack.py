@@ -64,6 +64,10 @@ class MailStack:
     def doveadm(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["doveadm", "-c", str(self.dovecot_conf), *args], capture_output=True, text=True)
 
+    def wipe_mailboxes(self) -> None:
+        for child in self.vmail.iterdir():
+            shutil.rmtree(child, ignore_errors=True)
+
     def start_dovecot(self) -> None:
         self.dovecot = subprocess.Popen(["dovecot", "-F", "-c", str(self.dovecot_conf)])
         for port in (self.ports.imap, self.ports.lmtp, self.ports.managesieve, self.ports.pop3):
