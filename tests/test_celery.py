@@ -1,0 +1,85 @@
+"""Celery runs for real: a worker and beat over Redis, against the test database and Dovecot."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import Member
+from accounts.tasks import refresh_all_quota_usage
+from tests.helpers import lmtp_send, make_mail
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def celery_env(queue: str) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DUCKMAIL_DEBUG": "1",
+        "DUCKMAIL_DB_NAME": connection.settings_dict["NAME"],
+        "DUCKMAIL_CELERY_QUEUE": queue,
+        "DUCKMAIL_IMAP_PORT": str(settings.IMAP_PORT),
+        "DUCKMAIL_LMTP_PORT": str(settings.LMTP_PORT),
+        "DUCKMAIL_MAILCONFIG_DIR": settings.MAILCONFIG_DIR,
+        "DUCKMAIL_SECRET_KEY": settings.SECRET_KEY,
+    })
+    return env
+
+
+@pytest.fixture
+def queue(settings):
+    name = f"duckmail-test-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = name
+    from duckmail.celery import app
+
+    app.conf.task_default_queue = name
+    yield name
+    app.conf.task_default_queue = "duckmail"
+
+
+def start(args: list[str], env: dict, log) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "duckmail", *args], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+
+
+def test_the_periodic_quota_refresh_runs_on_a_real_worker(mail_stack, alice, bob, queue, tmp_path):
+    lmtp_send("alice@duckmail.test", make_mail("alice@duckmail.test", "Big", "duck " * 50_000))
+    log = open(tmp_path / "worker.log", "w")
+    worker = start(["worker", "-Q", queue, "--concurrency", "1", "--pool", "solo", "--without-heartbeat",
+                    "--without-gossip", "--without-mingle"], celery_env(queue), log)
+    try:
+        result = refresh_all_quota_usage.delay()
+        assert result.get(timeout=30) == 2
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if Member.objects.filter(quota_checked_at__isnull=False).count() == 2:
+                break
+            time.sleep(0.2)
+        alice.refresh_from_db()
+        assert alice.quota_checked_at is not None, (tmp_path / "worker.log").read_text()
+        assert alice.quota_used_kb > 200
+    finally:
+        worker.terminate()
+        worker.wait(20)
+
+
+def test_beat_installs_the_quota_refresh_schedule_in_the_database(mail_stack, queue, tmp_path):
+    from django_celery_beat.models import PeriodicTask
+
+    log = open(tmp_path / "beat.log", "w")
+    beat = start(["beat", "--schedule", str(tmp_path / "beat-schedule"), "--pidfile", ""], celery_env(queue), log)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not PeriodicTask.objects.filter(name="refresh-quota-usage").exists():
+            time.sleep(0.2)
+        task = PeriodicTask.objects.get(name="refresh-quota-usage")
+        assert task.task == "accounts.tasks.refresh_all_quota_usage" and task.enabled
+        assert task.interval.every == settings.CELERY_BEAT_SCHEDULE["refresh-quota-usage"]["schedule"]
+    finally:
+        beat.terminate()
+        beat.wait(20)
