@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make run`: the whole stack on loopback, in the foreground. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DUCKMAIL_DEBUG=${DUCKMAIL_DEBUG:-1}
+PY=.venv/bin/python
+WEB_PORT=${DUCKMAIL_WEB_PORT:-8000}
+MAILDIR=${DUCKMAIL_MAILCONFIG_DIR:-$PWD/var/mail}
+export DUCKMAIL_MAILCONFIG_DIR=$MAILDIR
+mkdir -p var/log
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in "$WEB_PORT" "${DUCKMAIL_IMAP_PORT:-10143}" "${DUCKMAIL_POP3_PORT:-10110}" \
+  "${DUCKMAIL_MANAGESIEVE_PORT:-14190}" "${DUCKMAIL_LMTP_PORT:-10024}" "${DUCKMAIL_SMTP_PORT:-10025}" \
+  "${DUCKMAIL_SUBMISSION_PORT:-10587}" "${DUCKMAIL_DOVECOT_AUTH_PORT:-10028}"; do
+  if port_in_use "$port"; then
+    echo "Port $port is already in use (another 'make run'?). Stop that, or set the DUCKMAIL_*_PORT variables." >&2
+    exit 1
+  fi
+done
+
+$PY manage.py migrate --noinput -v 0
+$PY manage.py bootstrap
+$PY manage.py gen_mailconfig --dir "$MAILDIR" --variant dev >/dev/null
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping…"
+  postfix -c "$MAILDIR/postfix" stop >/dev/null 2>&1 || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "Stopped."
+}
+trap cleanup INT TERM EXIT
+
+dovecot -F -c "$MAILDIR/dovecot/dovecot.conf" & pids+=($!)
+postfix -c "$MAILDIR/postfix" start >/dev/null 2>&1 || echo "warning: Postfix did not start, see $MAILDIR/log/postfix.log" >&2
+$PY -m celery -A duckmail worker --loglevel INFO --concurrency 2 >var/log/celery-worker.log 2>&1 & pids+=($!)
+$PY -m celery -A duckmail beat --loglevel INFO --schedule var/celerybeat-schedule --pidfile= >var/log/celery-beat.log 2>&1 & pids+=($!)
+$PY manage.py runserver "127.0.0.1:$WEB_PORT" --noreload >var/log/web.log 2>&1 & pids+=($!)
+
+sleep 2
+cat <<INFO
+
+DuckMail is running (Ctrl-C stops everything):
+  web            http://127.0.0.1:$WEB_PORT/          (admin: /admin/)
+  IMAP           127.0.0.1:${DUCKMAIL_IMAP_PORT:-10143}
+  POP3           127.0.0.1:${DUCKMAIL_POP3_PORT:-10110}
+  ManageSieve    127.0.0.1:${DUCKMAIL_MANAGESIEVE_PORT:-14190}
+  Dovecot LMTP   127.0.0.1:${DUCKMAIL_LMTP_PORT:-10024}
+  Postfix SMTP   127.0.0.1:${DUCKMAIL_SMTP_PORT:-10025}
+  submission     127.0.0.1:${DUCKMAIL_SUBMISSION_PORT:-10587}  (Dovecot SASL on ${DUCKMAIL_DOVECOT_AUTH_PORT:-10028})
+  Celery worker + beat over ${DUCKMAIL_REDIS_URL:-redis://127.0.0.1:6379/0}
+Logs: var/log/ (web, celery) and $MAILDIR/log/ (dovecot, postfix).
+INFO
+wait -n "${pids[@]}"
+echo "A process exited; see the logs in var/log and $MAILDIR/log." >&2
