@@ -7,7 +7,6 @@ accounts.services so that they are audited and take effect in Dovecot.
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import password_validation
-from django.core.exceptions import ValidationError
 
 from . import services
 from .models import Address, AuditLog, Domain, Member, QuotaRequest, RedirectionTarget
