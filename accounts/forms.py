@@ -33,14 +33,15 @@ class SignupForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         p1, p2 = cleaned.get("password1"), cleaned.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
-        elif p1 and cleaned.get("local_part"):
-            candidate = Member(email=f"{cleaned['local_part']}@{self.domain.name}", display_name=cleaned.get("display_name", ""))
+        if p1:
+            local_part = cleaned.get("local_part") or self.data.get("local_part", "")
+            candidate = Member(email=f"{local_part}@{self.domain.name}", display_name=cleaned.get("display_name", ""))
             try:
                 password_validation.validate_password(p1, candidate)
             except ValidationError as exc:
                 self.add_error("password1", exc)
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords differ.")
         return cleaned
 
 
