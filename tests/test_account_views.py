@@ -1,3 +1,4 @@
+import pytest
 from django.urls import reverse
 
 from accounts import services
@@ -95,3 +96,20 @@ def test_forms_need_csrf(alice):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     assert client.post(reverse("alias_add"), {"local_part": "x"}).status_code == 403
+
+
+def test_an_unreachable_mail_server_gets_a_clear_page(alice_client, settings):
+    from django.test import RequestFactory
+
+    from duckmail.lib import imap
+    from duckmail.middleware import BackendUnavailableMiddleware
+
+    settings.IMAP_PORT = 1  # nothing listens there
+    request = RequestFactory().get("/somewhere/")
+    request.user = None
+    with pytest.raises(imap.MailServerError) as exc:
+        with imap.session("alice@duckmail.test", "x"):
+            pass
+    response = BackendUnavailableMiddleware(lambda r: None).process_exception(request, exc.value)
+    assert response.status_code == 503
+    assert b"not answering right now" in response.content

@@ -12,10 +12,13 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from . import dovecot_admin
+from .errors import BackendUnavailable
 
 
-class MailServerError(Exception):
+class MailServerError(BackendUnavailable):
     """Dovecot could not be reached or refused the request (not a bad password)."""
+
+    service = "mail server (IMAP)"
 
 
 class LoginFailed(Exception):
