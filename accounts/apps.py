@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Members and addresses"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import security
+
+        user_logged_in.connect(security.on_user_logged_in, dispatch_uid="accounts.sudo_mode")
+

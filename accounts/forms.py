@@ -105,3 +105,47 @@ class QuotaRequestForm(forms.Form):
 
 class MemberPasswordChangeForm(PasswordChangeForm):
     pass
+
+
+class CodeForm(forms.Form):
+    """A six-digit code from the phone app (or, where allowed, a recovery code)."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
+                                      "autocapitalize": "none", "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args, allow_recovery: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if allow_recovery:
+            self.fields["code"].help_text = "The 6-digit code from your app, or one of your recovery codes."
+        else:
+            self.fields["code"].help_text = "The 6-digit code your app shows now."
+
+    def clean_code(self):
+        code = " ".join(self.cleaned_data["code"].split())
+        if not code:
+            raise ValidationError("Type the code.")
+        return code
+
+
+class SudoForm(forms.Form):
+    password = forms.CharField(
+        label="Password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+
+class AppPasswordForm(forms.Form):
+    name = forms.CharField(
+        label="Name", max_length=60,
+        help_text="Where you will use it, e.g. “Phone” or “Laptop Thunderbird”.",
+    )
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError("Give the app password a name, e.g. “Phone”.")
+        return name

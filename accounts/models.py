@@ -203,3 +203,40 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor or 'system'}: {self.action}"
+
+
+class MailToken(models.Model):
+    """A secret that logs a member in to IMAP, POP3, ManageSieve and SMTP instead of the password.
+
+    Dovecot checks these itself, in a second, fast SQL passdb (the `mail_tokens` view and the
+    `mail_token_login()` function, migration 0004): only the SHA-256 of the secret is stored,
+    so a check costs one index lookup instead of an Argon2 hash. Random secrets with enough
+    entropy need no slow hash.
+
+    One table for every kind of token, so the webmail's per-session IMAP tokens (minted at
+    web login, bound to the web session) can later use the same passdb without rework:
+    `expires_at` ends a token by itself, `allow_nets` limits where it may be used from
+    (Dovecot's `allow_nets` passdb field, e.g. the web host's address).
+    """
+
+    class Kind(models.TextChoices):
+        APP_PASSWORD = "app", "App password"
+        WEB_SESSION = "web", "Webmail session"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="mail_tokens")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.APP_PASSWORD)
+    name = models.CharField(max_length=60)
+    # hex SHA-256 of the normalised secret (see accounts.security.token_hash).
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Written by Dovecot's passdb lookup (mail_token_login), at most once a minute.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    allow_nets = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["member", "kind"])]
+
+    def __str__(self):
+        return f"{self.member}: {self.name} ({self.get_kind_display()})"

@@ -73,6 +73,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_htmx",
+    # Two-factor authentication: TOTP apps and single-use recovery codes. Listed before
+    # accounts so that accounts/admin.py can unregister their admin pages (secrets).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "webmail",
     "filters",
@@ -159,6 +164,12 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600)
+if SESSION_COOKIE_SECURE:
+    # The __Host- prefix makes browsers refuse these cookies unless Secure, host-only and
+    # Path=/, so a sibling subdomain can not plant or overwrite them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -166,6 +177,31 @@ if envbool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 31536000
+
+# Account security (accounts/security.py, accounts/throttle.py).
+OTP_TOTP_ISSUER = SERVICE_NAME
+# django-otp's own per-device throttle answers "wrong code" even for a right code while
+# it is active and says nothing about waiting; the Redis login throttle below replaces it
+# with a clear "try again in N seconds", per account and per client address.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+RECOVERY_CODE_COUNT = 10
+# How long the password step of a two-step login stays valid while the code is typed.
+TWO_FACTOR_PENDING_SECONDS = envint("TWO_FACTOR_PENDING_SECONDS", 300)
+# Sudo mode: sensitive changes ask for the password again after this long.
+SUDO_MODE_SECONDS = envint("SUDO_MODE_SECONDS", 10 * 60)
+# Failed web logins (password step, code step, sudo) are counted in Redis per account and
+# per client address within a window; past the limit each failure locks for twice as long.
+THROTTLE_REDIS_URL = envstr("THROTTLE_REDIS_URL", envstr("REDIS_URL", "redis://127.0.0.1:6379/0"))
+THROTTLE_KEY_PREFIX = envstr("THROTTLE_KEY_PREFIX", "duckmail:throttle:")
+THROTTLE_WINDOW_SECONDS = envint("THROTTLE_WINDOW_SECONDS", 15 * 60)
+THROTTLE_ACCOUNT_FAILURES = envint("THROTTLE_ACCOUNT_FAILURES", 5)
+THROTTLE_ADDRESS_FAILURES = envint("THROTTLE_ADDRESS_FAILURES", 20)
+THROTTLE_LOCK_SECONDS = envint("THROTTLE_LOCK_SECONDS", 30)
+THROTTLE_MAX_LOCK_SECONDS = envint("THROTTLE_MAX_LOCK_SECONDS", 15 * 60)
+# Behind a reverse proxy, the request header holding the client address (e.g.
+# HTTP_X_REAL_IP); empty means REMOTE_ADDR. Only set it if the proxy overwrites it.
+CLIENT_IP_HEADER = envstr("CLIENT_IP_HEADER")
 
 # Redis and Celery. Beat keeps its schedule in the database (django-celery-beat).
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")

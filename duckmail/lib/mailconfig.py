@@ -4,6 +4,7 @@
 
     out_dir/dovecot/dovecot.conf            Dovecot (run: dovecot -F -c out_dir/dovecot/dovecot.conf)
     out_dir/dovecot/dovecot-sql.conf.ext    its SQL passdb/userdb (reads the mail_* views)
+    out_dir/dovecot/dovecot-sql-tokens.conf.ext  the app-password (token) passdb
     out_dir/dovecot/master-users            the worker master user (salted hash only)
     out_dir/dovecot/sieve-global/           global Sieve rules (incoming_spam) and the default script
     out_dir/postfix/main.cf, master.cf      Postfix (run: postfix -c out_dir/postfix start)
@@ -171,6 +172,8 @@ def generate(
     conf = dovecot_dir / "dovecot.conf"
     _write(conf, _render("dovecot/dovecot.conf", context))
     _write(dovecot_dir / "dovecot-sql.conf.ext", _render("dovecot/dovecot-sql.conf.ext", context), 0o640, "dovecot")
+    _write(dovecot_dir / "dovecot-sql-tokens.conf.ext", _render("dovecot/dovecot-sql-tokens.conf.ext", context), 0o640,
+           "dovecot")
     master = f"{settings.DOVECOT_MASTER_USER}:{ssha512(dovecot_admin.master_password())}\n"
     _write(dovecot_dir / "master-users", master, 0o640, "dovecot")
     for name in ("incoming_spam.sieve", "default.sieve"):

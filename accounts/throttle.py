@@ -1,0 +1,127 @@
+"""Throttling of failed web logins, in Redis, per account and per client address.
+
+Every failure (password step, code step, sudo password) counts against two keys: the
+typed account name (whether or not it exists, so the answer never tells whether an
+address is taken) and the client address. Within `THROTTLE_WINDOW_SECONDS`, once a key
+reaches its limit, each further failure locks it for twice as long as the last
+(`THROTTLE_LOCK_SECONDS`, doubling, capped at `THROTTLE_MAX_LOCK_SECONDS`). A locked key
+refuses attempts before any password is hashed. A successful login clears the account's
+count but not the address's, so an attacker can not reset their address count by logging
+in to an account of their own between guesses.
+
+Redis unreachable → `ThrottleUnavailable`: logins are refused with a clear page rather
+than left unthrottled (fail closed).
+"""
+
+import hashlib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest
+
+from duckmail.lib.errors import BackendUnavailable
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+    @property
+    def message(self) -> str:
+        seconds = self.retry_after
+        unit = "second" if seconds == 1 else "seconds"
+        return f"Too many failed attempts. Please try again in {seconds} {unit}."
+
+
+class ThrottleUnavailable(BackendUnavailable):
+    """The throttle's Redis can not be reached (duckmail.middleware shows a clear 503 page)."""
+
+    service = "login service"
+
+
+@lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    # Short timeouts: a login page must answer quickly even when Redis hangs.
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def client() -> redis.Redis:
+    return _client(settings.THROTTLE_REDIS_URL)
+
+
+def client_address(request: HttpRequest) -> str:
+    if settings.CLIENT_IP_HEADER:
+        value = request.META.get(settings.CLIENT_IP_HEADER, "")
+        if value:
+            # X-Forwarded-For style lists: the proxy appends the address it saw last.
+            return value.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+@dataclass(frozen=True)
+class _Key:
+    name: str
+    limit: int
+
+
+def _digest(value: str) -> str:
+    # Keys carry no readable address: Redis dumps and MONITOR output stay uninteresting.
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+class LoginThrottle:
+    """The throttle for one login attempt: `account` as typed (normalised), `address` of the client."""
+
+    def __init__(self, account: str, address: str):
+        prefix = settings.THROTTLE_KEY_PREFIX
+        self.account = _Key(f"{prefix}account:{_digest(account.strip().lower())}", settings.THROTTLE_ACCOUNT_FAILURES)
+        self.address = _Key(f"{prefix}address:{_digest(address)}", settings.THROTTLE_ADDRESS_FAILURES)
+
+    @classmethod
+    def for_request(cls, request: HttpRequest, account: str) -> "LoginThrottle":
+        return cls(account, client_address(request))
+
+    def check(self) -> None:
+        """Raise Throttled if the account or the address is locked right now."""
+        try:
+            pipe = client().pipeline(transaction=False)
+            for key in (self.account, self.address):
+                pipe.pttl(key.name + ":lock")
+            remaining = [ms for ms in pipe.execute() if ms and ms > 0]
+        except redis.RedisError as exc:
+            raise ThrottleUnavailable(str(exc)) from exc
+        if remaining:
+            raise Throttled(math.ceil(max(remaining) / 1000))
+
+    def failure(self) -> None:
+        """Count a failed attempt; raise Throttled if this failure locked a key."""
+        window = settings.THROTTLE_WINDOW_SECONDS
+        locked_for = 0
+        try:
+            r = client()
+            pipe = r.pipeline(transaction=False)
+            for key in (self.account, self.address):
+                pipe.incr(key.name + ":fails")
+                pipe.expire(key.name + ":fails", window)
+            counts = pipe.execute()[0::2]
+            for key, count in zip((self.account, self.address), counts, strict=True):
+                over = count - key.limit
+                if over < 0:
+                    continue
+                seconds = min(settings.THROTTLE_LOCK_SECONDS * 2**min(over, 20), settings.THROTTLE_MAX_LOCK_SECONDS)
+                r.set(key.name + ":lock", 1, px=seconds * 1000)
+                locked_for = max(locked_for, seconds)
+        except redis.RedisError as exc:
+            raise ThrottleUnavailable(str(exc)) from exc
+        if locked_for:
+            raise Throttled(locked_for)
+
+    def success(self) -> None:
+        try:
+            client().delete(self.account.name + ":fails", self.account.name + ":lock")
+        except redis.RedisError as exc:
+            raise ThrottleUnavailable(str(exc)) from exc
