@@ -145,7 +145,9 @@ def _resolve_targets(targets: list[str], own_address: str) -> None:
     while stack:
         target = stack.pop().lower()
         if target == own_address:
-            raise ValidationError("A redirection can not point back to its own address (that would loop).")
+            raise ValidationError(
+                "A redirection can not point back to its own address (that would loop).", code="bad_target"
+            )
         if target in seen:
             continue
         seen.add(target)
@@ -154,7 +156,7 @@ def _resolve_targets(targets: list[str], own_address: str) -> None:
             continue
         address = Address.objects.filter(local_part=local.lower(), domain__name=domain).first()
         if address is None:
-            raise ValidationError(f"{target} does not exist here.")
+            raise ValidationError(f"{target} does not exist here.", code="bad_target")
         if address.kind == Address.Kind.REDIRECTION:
             stack.extend(address.targets.values_list("target", flat=True))
 

@@ -33,10 +33,6 @@ def own_address(member, address_id: int, kind: str | None = None) -> Address:
     return get_object_or_404(qs, pk=address_id)
 
 
-def _form_error(form, exc: ValidationError, field: str | None = None) -> None:
-    form.add_error(field, exc)
-
-
 def signup(request):
     if request.user.is_authenticated:
         return redirect("account")
@@ -48,7 +44,7 @@ def signup(request):
                 display_name=form.cleaned_data["display_name"],
             )
         except ValidationError as exc:
-            _form_error(form, exc, "local_part")
+            form.add_error("local_part", exc)
         else:
             login(request, member, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome! Your mailbox {member.email} is ready.")
@@ -96,7 +92,7 @@ def alias_add(request):
         try:
             address = services.add_alias(request.user, form.cleaned_data["local_part"])
         except ValidationError as exc:
-            _form_error(form, exc, "local_part")
+            form.add_error("local_part", exc)
         else:
             messages.success(request, f"{address.display} now delivers to your mailbox.")
             return redirect("account")
@@ -114,8 +110,7 @@ def redirection_add(request):
                 keep_copy=form.cleaned_data["keep_copy"],
             )
         except ValidationError as exc:
-            field = "targets" if "loop" in str(exc) or "does not exist" in str(exc) else "local_part"
-            _form_error(form, exc, field)
+            form.add_error("targets" if getattr(exc, "code", None) == "bad_target" else "local_part", exc)
         else:
             messages.success(request, f"{address.display} now forwards to {', '.join(form.cleaned_data['targets'])}.")
             return redirect("account")
@@ -131,7 +126,7 @@ def redirection_edit(request, address_id: int):
         try:
             services.update_redirection(address, form.cleaned_data["targets"], keep_copy=form.cleaned_data["keep_copy"])
         except ValidationError as exc:
-            _form_error(form, exc, "targets")
+            form.add_error("targets", exc)
         else:
             messages.success(request, f"Redirection {address.display} saved.")
             return redirect("account")
@@ -160,7 +155,7 @@ def quota_request(request):
         try:
             services.request_quota(request.user, form.cleaned_data["requested_mb"], form.cleaned_data["reason"])
         except ValidationError as exc:
-            _form_error(form, exc, "requested_mb")
+            form.add_error("requested_mb", exc)
         else:
             messages.success(request, "Your request was sent to the administrators.")
             return redirect("account")
