@@ -85,3 +85,11 @@ def test_submission_needs_a_login_and_sends_only_as_own_addresses(postfix, relay
         smtp.sendmail("ally@duckmail.test", ["x@example.org"], make_mail("x@example.org", "From my alias"))
     relayed = relay_sink.wait_for(1)
     assert relayed[0][0] == "ally@duckmail.test" and relayed[0][1] == ["x@example.org"]
+
+
+def test_a_disabled_member_can_not_send(postfix, alice):
+    services.set_member_active(alice, False, actor=None)
+    with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
+        with pytest.raises(smtplib.SMTPAuthenticationError) as exc:
+            smtp.login("alice@duckmail.test", PASSWORD)
+    assert exc.value.smtp_code == 535
