@@ -93,3 +93,15 @@ def test_a_disabled_member_can_not_send(postfix, alice):
         with pytest.raises(smtplib.SMTPAuthenticationError) as exc:
             smtp.login("alice@duckmail.test", PASSWORD)
     assert exc.value.smtp_code == 535
+
+
+def test_a_disabled_member_can_not_send_with_an_app_password_either(postfix, alice):
+    from accounts import security
+
+    _token, secret = security.create_app_password(alice, "Laptop")
+    with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
+        smtp.login("alice@duckmail.test", secret)
+    services.set_member_active(alice, False, actor=None)
+    with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login("alice@duckmail.test", secret)
