@@ -97,3 +97,12 @@ def test_pages_need_a_login(client, db):
     for name in ("account", "password_change"):
         response = client.get(reverse(name))
         assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_disabling_a_member_ends_their_open_web_session(alice_client, alice):
+    from accounts import services
+
+    assert alice_client.get(reverse("account")).status_code == 200
+    services.set_member_active(alice, False, actor=None)
+    response = alice_client.get(reverse("account"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
