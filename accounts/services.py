@@ -246,6 +246,28 @@ def decide_quota_request(qr: QuotaRequest, approve: bool, *, actor: Member, note
     if approve:
         set_quota(qr.member, qr.requested_mb, actor=actor)
     audit("quota.request_" + qr.status, actor=actor, member=qr.member, requested_mb=qr.requested_mb)
+    from . import tasks
+
+    transaction.on_commit(lambda: _enqueue(tasks.notify_quota_decision, qr.pk))
+
+
+def _enqueue(task, *args) -> None:
+    """Queue a Celery task; with the broker down, log it rather than fail the change already made."""
+    try:
+        task.delay(*args)
+    except Exception as exc:  # kombu raises several kinds when Redis is unreachable
+        log.error("could not queue %s%s: %s", task.name, args, exc)
+
+
+def notify_quota_decision(qr: QuotaRequest) -> None:
+    """Tell the member, in their INBOX, what the administrators decided."""
+    from duckmail.lib import emails, lmtp
+
+    member = qr.member
+    message = emails.quota_decision(
+        member.email, qr.status == QuotaRequest.Status.APPROVED, qr.requested_mb, member.quota_mb, qr.admin_note
+    )
+    lmtp.deliver(member.email, message)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from celery import shared_task
 from duckmail.lib import imap, lmtp
 
 from . import services
-from .models import Member
+from .models import Member, QuotaRequest
 
 log = logging.getLogger(__name__)
 
@@ -27,3 +27,10 @@ def refresh_all_quota_usage() -> int:
     for member_id in ids:
         refresh_quota_usage.delay(member_id)
     return len(ids)
+
+
+@shared_task(autoretry_for=(lmtp.DeliveryError,), retry_backoff=60, max_retries=5)
+def notify_quota_decision(request_id: int) -> None:
+    qr = QuotaRequest.objects.select_related("member").filter(pk=request_id).first()
+    if qr is not None and qr.status != QuotaRequest.Status.PENDING:
+        services.notify_quota_decision(qr)

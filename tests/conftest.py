@@ -4,6 +4,13 @@ from django.contrib.auth.hashers import Argon2PasswordHasher
 from accounts import services
 from tests import mailstack
 
+from duckmail.celery import app as celery_app
+
+# Tasks run inline in tests (tests/test_celery.py runs a real worker on a queue of its own):
+# nothing a test queues may linger in the shared Redis for some real worker to pick up.
+celery_app.conf.task_always_eager = True
+celery_app.conf.task_eager_propagates = True
+
 # Real Argon2id hashes, with cheap parameters: Dovecot verifies whatever parameters a
 # hash carries, and the production cost (100 MiB, ~120 ms) would make the suite crawl.
 Argon2PasswordHasher.memory_cost = 1024

@@ -38,8 +38,10 @@ def queue(settings):
     from duckmail.celery import app
 
     app.conf.task_default_queue = name
+    app.conf.task_always_eager = False  # conftest runs tasks inline; here a real worker does
     yield name
     app.conf.task_default_queue = "duckmail"
+    app.conf.task_always_eager = True
 
 
 def start(args: list[str], env: dict, log) -> subprocess.Popen:

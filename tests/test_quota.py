@@ -33,8 +33,11 @@ def test_dovecot_enforces_the_quota_from_the_database_before_and_after_approval(
     qr.refresh_from_db()
     assert qr.status == "approved" and qr.decided_by is not None
     assert Member.objects.get(pk=alice.pk).quota_mb == 2048
-    assert dovecot_quota("alice@duckmail.test") == (0, 2048 * 1024)
+    used, limit = dovecot_quota("alice@duckmail.test")
+    assert limit == 2048 * 1024
     assert AuditLog.objects.filter(action="quota.request_approved", member=alice).exists()
+    # The member hears about it in their INBOX.
+    assert subjects("alice@duckmail.test", PASSWORD) == ["More space for your mailbox: 2048 MB"]
 
 
 def test_a_rejected_request_changes_nothing(mail_stack, alice, admin_client):
@@ -42,7 +45,8 @@ def test_a_rejected_request_changes_nothing(mail_stack, alice, admin_client):
     qr = QuotaRequest.objects.get(member=alice)
     admin_client.post(reverse("admin:accounts_quotarequest_changelist"), {"action": "reject", "_selected_action": [qr.pk]})
     assert QuotaRequest.objects.get(pk=qr.pk).status == "rejected"
-    assert dovecot_quota("alice@duckmail.test") == (0, 512 * 1024)
+    assert dovecot_quota("alice@duckmail.test")[1] == 512 * 1024
+    assert subjects("alice@duckmail.test", PASSWORD) == ["Your request for more mailbox space"]
 
 
 def test_usage_on_the_account_page_follows_a_delivery(mail_stack, alice, alice_client):

@@ -27,3 +27,17 @@ def quota_warning(to: str, percent: int, used_mb: float, quota_mb: int) -> Email
         "you no longer need (and empty the Trash), or ask for more space on your account page.\n\n"
         f"— {settings.SERVICE_NAME}\n",
     )
+
+
+def quota_decision(to: str, approved: bool, requested_mb: int, quota_mb: int, note: str = "") -> EmailMessage:
+    if approved:
+        subject = f"More space for your mailbox: {quota_mb} MB"
+        text = f"your request was approved: your mailbox {to} now has {quota_mb} MB."
+    else:
+        subject = "Your request for more mailbox space"
+        text = f"your request for {requested_mb} MB was not approved; your mailbox keeps its {quota_mb} MB."
+    body = f"Hello,\n\n{text}\n"
+    if note:
+        body += f"\nThe administrators wrote: {note}\n"
+    body += f"\n— {settings.SERVICE_NAME}\n"
+    return _message(to, subject, body)
