@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(postgresql redis-server dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve
-  dovecot-managesieved dovecot-pgsql postfix postfix-pgsql python3-venv)
+  dovecot-managesieved dovecot-pgsql postfix postfix-pgsql python3-venv chromium)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
