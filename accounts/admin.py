@@ -4,12 +4,19 @@ Changes that matter to the mail servers (enabling, quota, decisions) go through
 accounts.services so that they are audited and take effect in Dovecot.
 """
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import password_validation
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import services
-from .models import Address, AuditLog, Domain, Member, QuotaRequest, RedirectionTarget
+from . import security, services
+from .models import Address, AuditLog, Domain, MailToken, Member, QuotaRequest, RedirectionTarget
 
 
 class AddressInline(admin.TabularInline):
@@ -46,11 +53,13 @@ class MemberAdmin(admin.ModelAdmin):
     list_display = ("email", "display_name", "is_active", "quota_mb", "usage", "address_count", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "date_joined")
     search_fields = ("email", "display_name", "addresses__local_part")
-    readonly_fields = ("email", "date_joined", "last_login", "quota_used_kb", "quota_checked_at", "quota_warning_level")
+    readonly_fields = ("email", "date_joined", "last_login", "quota_used_kb", "quota_checked_at", "quota_warning_level",
+                       "two_factor", "app_password_count")
     fields = ("email", "display_name", "is_active", "is_staff", "is_superuser", "quota_mb", "max_addresses",
-              "quota_used_kb", "quota_checked_at", "quota_warning_level", "date_joined", "last_login")
+              "quota_used_kb", "quota_checked_at", "quota_warning_level", "date_joined", "last_login",
+              "two_factor", "app_password_count")
     inlines = [AddressInline]
-    actions = ["disable_members", "enable_members"]
+    actions = ["disable_members", "enable_members", "reset_two_factor"]
     ordering = ("email",)
 
     def get_queryset(self, request):
@@ -106,6 +115,22 @@ class MemberAdmin(admin.ModelAdmin):
         for member in queryset:
             services.set_member_active(member, False, actor=request.user)
         self.message_user(request, f"{queryset.count()} member(s) disabled.", messages.SUCCESS)
+
+    @admin.display(description="two-factor authentication")
+    def two_factor(self, obj):
+        if not security.two_factor_enabled(obj):
+            return "off"
+        return f"on ({security.recovery_codes_left(obj)} recovery codes left) — reset with the action in the member list"
+
+    @admin.display(description="app passwords")
+    def app_password_count(self, obj):
+        return security.app_passwords(obj).count()
+
+    @admin.action(description="Reset two-factor authentication (member lost phone and recovery codes)")
+    def reset_two_factor(self, request, queryset):
+        done = sum(security.reset_two_factor(member, actor=request.user) for member in queryset)
+        self.message_user(request, f"Two-factor authentication reset for {done} member(s); "
+                                   "they log in with their password alone now.", messages.SUCCESS)
 
     @admin.action(description="Enable selected members")
     def enable_members(self, request, queryset):
@@ -199,5 +224,47 @@ class AuditLogAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(MailToken)
+class MailTokenAdmin(admin.ModelAdmin):
+    """App passwords: visible (never their secret) and revocable, not editable."""
+
+    list_display = ("member", "name", "kind", "created_at", "last_used_at", "expires_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("member__email", "name")
+    list_select_related = ("member",)
+    fields = ("member", "name", "kind", "created_at", "last_used_at", "expires_at", "allow_nets")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        security.revoke_app_password(obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset:
+            security.revoke_app_password(token, actor=request.user)
+
+
+# django-otp's own admin pages show TOTP secrets and change devices without an audit
+# trail; 2FA is managed through the member action above instead.
+for model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+
+
+def _admin_login(request, extra_context=None):
+    """The admin logs in through the member login, so 2FA and the throttle apply there too."""
+    if request.user.is_authenticated:
+        # Logged in but not staff: sending them to the login page would loop.
+        raise PermissionDenied
+    next_url = request.GET.get("next") or reverse("admin:index")
+    return redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
+
+
+admin.site.login = _admin_login
 admin.site.site_header = "DuckMail administration"
 admin.site.site_title = "DuckMail admin"

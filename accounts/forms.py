@@ -45,6 +45,14 @@ class SignupForm(forms.Form):
         return cleaned
 
 
+def normalize_login(username: str) -> str:
+    """The login as the database has it: lower case, and members may type just their name."""
+    username = username.strip().lower()
+    if username and "@" not in username:
+        username = f"{username}@{settings.SERVICE_DOMAIN}"
+    return username
+
+
 class LoginForm(AuthenticationForm):
     username = forms.CharField(
         label="Address",
@@ -52,11 +60,7 @@ class LoginForm(AuthenticationForm):
     )
 
     def clean_username(self):
-        username = self.cleaned_data["username"].strip().lower()
-        if "@" not in username:
-            # Members may type just their name on the service domain.
-            username = f"{username}@{settings.SERVICE_DOMAIN}"
-        return username
+        return normalize_login(self.cleaned_data["username"])
 
 
 class LocalPartForm(forms.Form):

@@ -4,16 +4,30 @@ Thin views: parse with a form, fetch through a permission helper, call one servi
 render or redirect.
 """
 
+from base64 import b32encode
+from functools import wraps
+from urllib.parse import urlencode
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, update_session_auth_hash
-from django.contrib.auth import views as auth_views
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from . import services
+from . import security, services
 from .forms import (
+    AppPasswordForm,
+    CodeForm,
     LocalPartForm,
     LoginForm,
     MemberPasswordChangeForm,
@@ -21,8 +35,13 @@ from .forms import (
     RedirectionEditForm,
     RedirectionForm,
     SignupForm,
+    SudoForm,
+    normalize_login,
 )
-from .models import Address, QuotaRequest
+from .models import Address, MailToken, QuotaRequest
+from .throttle import LoginThrottle, Throttled
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def own_address(member, address_id: int, kind: str | None = None) -> Address:
@@ -52,10 +71,134 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form})
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "accounts/login.html"
-    authentication_form = LoginForm
-    redirect_authenticated_user = True
+def _safe_next(request: HttpRequest, url: str | None) -> str:
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
+                                                require_https=request.is_secure()):
+        return url
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def require_sudo_mode(view):
+    """Ask for the password again if this session proved it more than SUDO_MODE_SECONDS ago.
+
+    After confirming, the member comes back to the page (for a GET) or to the page the form
+    was on (for a POST, whose data is not replayed: they submit again, knowingly).
+    """
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if security.sudo_is_fresh(request):
+            return view(request, *args, **kwargs)
+        if request.method == "GET":
+            back = request.get_full_path()
+        else:
+            back = _safe_next(request, request.META.get("HTTP_REFERER"))
+        return redirect(f"{reverse('sudo')}?{urlencode({'next': back})}")
+
+    return wrapped
+
+
+@sensitive_post_parameters("password")
+@never_cache
+def login_view(request):
+    """Step one of logging in: the address and password (then, with 2FA, `login_code`).
+
+    An unknown address and a wrong password get the same answer, in about the same time
+    (Django's ModelBackend hashes the typed password even for an unknown address), and
+    both count against the throttle of the address as typed.
+    """
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request, request.GET.get("next")))
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    if request.method != "POST":
+        return render(request, "accounts/login.html", {"form": LoginForm(request), "next": next_url})
+    typed = normalize_login(request.POST.get("username", ""))
+    throttle = LoginThrottle.for_request(request, typed)
+    try:
+        throttle.check()
+    except Throttled as exc:
+        form = LoginForm(request, initial={"username": request.POST.get("username", "")})
+        return render(request, "accounts/login.html", {"form": form, "next": next_url, "error": exc.message},
+                      status=429)
+    form = LoginForm(request, data=request.POST)
+    if not form.is_valid():
+        if form.has_error("__all__", "invalid_login"):
+            try:
+                throttle.failure()
+            except Throttled as exc:
+                return render(request, "accounts/login.html", {"form": form, "next": next_url, "error": exc.message},
+                              status=429)
+        return render(request, "accounts/login.html", {"form": form, "next": next_url})
+    member = form.get_user()
+    if security.two_factor_enabled(member):
+        # The account's failure count stays until the code is right too: clearing it here
+        # would give someone who knows the password unlimited guesses at the code.
+        security.start_pending_login(request, member, next_url)
+        return redirect("login_code")
+    throttle.success()
+    login(request, member, backend=MODEL_BACKEND)
+    return redirect(_safe_next(request, next_url))
+
+
+@sensitive_post_parameters("code")
+@never_cache
+def login_code(request):
+    """Step two of logging in with 2FA: a code from the app, or a recovery code."""
+    pending = security.pending_login(request)
+    if pending is None:
+        messages.error(request, "Please log in again: the first step expired.")
+        return redirect("login")
+    member, next_url = pending
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        throttle = LoginThrottle.for_request(request, member.email)
+        try:
+            throttle.check()
+            used = security.verify_second_factor(member, form.cleaned_data["code"])
+            if used:
+                throttle.success()
+                security.end_pending_login(request)
+                login(request, member, backend=MODEL_BACKEND)
+                if used == "recovery":
+                    left = security.recovery_codes_left(member)
+                    messages.warning(request, f"You logged in with a recovery code; it can not be used again. "
+                                              f"{left} left. Make new ones under Security if you are running out.")
+                return redirect(_safe_next(request, next_url))
+            form.add_error("code", "That code is not right. Type the current code from your app, or a recovery code.")
+            status = 400
+            throttle.failure()
+        except Throttled as exc:
+            form.errors["code"] = form.error_class([exc.message])
+            status = 429
+    return render(request, "accounts/login_code.html", {"form": form, "member": member}, status=status)
+
+
+@login_required
+@sensitive_post_parameters("password")
+@never_cache
+def sudo(request):
+    """Confirm the password before a sensitive change (throttled like the login)."""
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    form = SudoForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        throttle = LoginThrottle.for_request(request, request.user.email)
+        try:
+            throttle.check()
+            if request.user.check_password(form.cleaned_data["password"]):
+                throttle.success()
+                # check_password may upgrade the stored hash: keep this session valid.
+                update_session_auth_hash(request, request.user)
+                security.mark_authenticated(request)
+                return redirect(next_url)
+            form.add_error("password", "That is not your password.")
+            status = 400
+            throttle.failure()
+        except Throttled as exc:
+            form.errors["password"] = form.error_class([exc.message])
+            status = 429
+    return render(request, "accounts/sudo.html", {"form": form, "next": next_url}, status=status)
 
 
 def _overview(request, status=200, **forms):
@@ -100,6 +243,7 @@ def alias_add(request):
 
 
 @login_required
+@require_sudo_mode
 @require_POST
 def redirection_add(request):
     form = RedirectionForm(request.POST)
@@ -118,6 +262,7 @@ def redirection_add(request):
 
 
 @login_required
+@require_sudo_mode
 def redirection_edit(request, address_id: int):
     address = own_address(request.user, address_id, Address.Kind.REDIRECTION)
     initial = {"targets": "\n".join(address.targets.values_list("target", flat=True)), "keep_copy": address.keep_copy}
@@ -135,6 +280,7 @@ def redirection_edit(request, address_id: int):
 
 
 @login_required
+@require_sudo_mode
 @require_POST
 def address_remove(request, address_id: int):
     address = own_address(request.user, address_id)
@@ -163,6 +309,8 @@ def quota_request(request):
 
 
 @login_required
+@require_sudo_mode
+@sensitive_post_parameters()
 def password_change(request):
     form = MemberPasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -172,3 +320,201 @@ def password_change(request):
         messages.success(request, "Password changed. Use the new one in your mail programs too.")
         return redirect("account")
     return render(request, "accounts/password_change.html", {"form": form}, status=400 if form.errors else 200)
+
+
+# Security: two-factor authentication and app passwords ------------------------------
+
+
+def own_app_password(member, token_id: int) -> MailToken:
+    """The member's own app password with that id, or 404: never another member's."""
+    return get_object_or_404(security.app_passwords(member), pk=token_id)
+
+
+def _qr_svg(data: str) -> str:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    # Our own SVG from our own otpauth URL: nothing typed by anyone ends up in it as markup.
+    return mark_safe(image.to_string(encoding="unicode"))
+
+
+def _grouped(text: str, size: int = 4) -> str:
+    return " ".join(text[i:i + size] for i in range(0, len(text), size))
+
+
+def _security_page(request, status: int = 200, **extra) -> HttpResponse:
+    member = request.user
+    two_factor_on = security.two_factor_enabled(member)
+    pending = None if two_factor_on else security.pending_totp_device(member)
+    context = {
+        "member": member,
+        "two_factor_on": two_factor_on,
+        "recovery_codes_left": security.recovery_codes_left(member) if two_factor_on else 0,
+        "pending": pending,
+        "code_checked": security.setup_code_checked(pending),
+        "codes_shown": pending is not None and security.recovery_codes_shown(member),
+        "app_passwords": list(security.app_passwords(member)),
+        "check_form": extra.pop("check_form", None) or CodeForm(allow_recovery=False, prefix="check"),
+        "disable_form": extra.pop("disable_form", None) or CodeForm(prefix="disable"),
+        "regenerate_form": extra.pop("regenerate_form", None) or CodeForm(prefix="regenerate"),
+        "app_password_form": extra.pop("app_password_form", None) or AppPasswordForm(),
+        **extra,
+    }
+    if pending is not None:
+        context["qr_svg"] = _qr_svg(pending.config_url)
+        context["secret_text"] = _grouped(b32encode(pending.bin_key).decode())
+    response = render(request, "accounts/security.html", context, status=status)
+    # Secrets (the TOTP secret, recovery codes, a new app password) must not be cached.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_sudo_mode
+def security_page(request):
+    return _security_page(request)
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+def two_factor_setup(request):
+    """ "Set up": a new secret, shown as a QR code; nothing is active yet."""
+    try:
+        security.start_two_factor_setup(request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+    return redirect(reverse("security") + "#two-factor")
+
+
+def _code_or_throttled(request, form: CodeForm, check) -> tuple[bool, int]:
+    """Run `check(code)` under the login throttle; put any error on the form's code field."""
+    throttle = LoginThrottle.for_request(request, request.user.email)
+    try:
+        throttle.check()
+        try:
+            ok = check(form.cleaned_data["code"])
+        except ValidationError as exc:
+            form.add_error("code", exc)
+            throttle.failure()
+            return False, 400
+        if ok:
+            return True, 200
+        form.add_error("code", "That code is not right. Check the time on your phone and type the code shown now.")
+        throttle.failure()
+        return False, 400
+    except Throttled as exc:
+        form.errors["code"] = form.error_class([exc.message])
+        return False, 429
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+@sensitive_post_parameters()
+def two_factor_check(request):
+    """ "Check code": proves the phone app works; activates nothing."""
+    form = CodeForm(request.POST, allow_recovery=False, prefix="check")
+    if not form.is_valid():
+        return _security_page(request, status=400, check_form=form)
+    if security.pending_totp_device(request.user) is None:
+        messages.error(request, "Click “Set up” first.")
+        return redirect("security")
+    ok, status = _code_or_throttled(request, form, lambda code: security.check_setup_code(request.user, code))
+    if ok:
+        messages.success(request, "The code is right: your app works. Now show and keep your recovery codes.")
+        return redirect(reverse("security") + "#two-factor")
+    return _security_page(request, status=status, check_form=form)
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+def two_factor_recovery_codes(request):
+    """ "Show recovery codes": shown in this response only; a reload makes new ones."""
+    try:
+        codes = security.setup_recovery_codes(request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect(reverse("security") + "#two-factor")
+    return _security_page(request, recovery_codes=codes)
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+def two_factor_save(request):
+    """ "Save": 2FA on, and the member is logged out to log in again with a code."""
+    try:
+        security.activate_two_factor(request.user)
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect(reverse("security") + "#two-factor")
+    logout(request)
+    messages.success(request, "Two-factor authentication is on. Log in again with your password and a code "
+                              "from your app. Mail programs now need app passwords.")
+    return redirect("login")
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+@sensitive_post_parameters()
+def two_factor_disable(request):
+    form = CodeForm(request.POST, prefix="disable")
+    if not form.is_valid():
+        return _security_page(request, status=400, disable_form=form)
+    ok, status = _code_or_throttled(request, form, lambda code: _disable(request.user, code))
+    if ok:
+        messages.success(request, "Two-factor authentication is off. Your password works in mail programs again.")
+        return redirect("security")
+    return _security_page(request, status=status, disable_form=form)
+
+
+def _disable(member, code: str) -> bool:
+    security.disable_two_factor(member, code)
+    return True
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+@sensitive_post_parameters()
+def two_factor_regenerate(request):
+    form = CodeForm(request.POST, prefix="regenerate")
+    if not form.is_valid():
+        return _security_page(request, status=400, regenerate_form=form)
+    codes: list[str] = []
+
+    def regenerate(code: str) -> bool:
+        codes.extend(security.regenerate_recovery_codes(request.user, code))
+        return True
+
+    ok, status = _code_or_throttled(request, form, regenerate)
+    if ok:
+        return _security_page(request, recovery_codes=codes)
+    return _security_page(request, status=status, regenerate_form=form)
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+def app_password_create(request):
+    form = AppPasswordForm(request.POST)
+    if form.is_valid():
+        try:
+            token, secret = security.create_app_password(request.user, form.cleaned_data["name"])
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        else:
+            # Shown in this response only: the database keeps just its hash.
+            return _security_page(request, new_app_password=token, new_secret=secret)
+    return _security_page(request, status=400, app_password_form=form)
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+def app_password_revoke(request, token_id: int):
+    token = own_app_password(request.user, token_id)
+    security.revoke_app_password(token, actor=request.user)
+    messages.success(request, f"App password “{token.name}” revoked. Programs using it can no longer log in.")
+    return redirect(reverse("security") + "#app-passwords")

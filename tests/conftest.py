@@ -111,3 +111,22 @@ def relay_sink(_relay_controller, postfix):
     """Outside mail relayed by the test Postfix lands here; emptied for each test."""
     _relay_controller.messages.clear()
     return _relay_controller
+
+
+@pytest.fixture(autouse=True)
+def _throttle_keys(settings):
+    """Each test gets its own login-throttle keys in Redis (parallel runs and tests never
+    share failure counts); they are deleted afterwards."""
+    import uuid
+
+    from accounts import throttle
+
+    settings.THROTTLE_KEY_PREFIX = prefix = f"duckmail-test:{uuid.uuid4().hex}:"
+    yield prefix
+    try:
+        client = throttle.client()
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    except Exception:  # Redis down: the test that needed it already failed
+        pass

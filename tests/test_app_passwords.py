@@ -1,0 +1,169 @@
+"""App passwords against the real Dovecot (and Postfix submission): with 2FA on, the main
+password is refused by IMAP, POP3, ManageSieve and SMTP; app passwords work until revoked."""
+
+import imaplib
+import poplib
+import re
+import smtplib
+
+import pytest
+from django.urls import reverse
+
+from accounts import security
+from accounts.models import AuditLog, MailToken, Member
+from duckmail.lib import imap
+from tests.conftest import PASSWORD
+from tests.helpers import imap_login, managesieve_login, pop3_login
+from tests.twofactor_helpers import enable_two_factor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ALICE = "alice@duckmail.test"
+
+
+def create_on_page(client, name: str) -> tuple[MailToken, str]:
+    response = client.post(reverse("app_password_create"), {"name": name})
+    assert response.status_code == 200, response.content
+    assert response["Cache-Control"] == "no-store"
+    secret = re.search(r'<code class="secret">([a-z ]+)</code>', response.content.decode()).group(1)
+    return MailToken.objects.get(name=name), secret
+
+
+def assert_refused_everywhere(user: str, password: str) -> None:
+    with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+        imap_login(user, password)
+    with pytest.raises(poplib.error_proto):
+        pop3_login(user, password)
+    assert not managesieve_login(user, password)
+
+
+def assert_works_everywhere(user: str, password: str) -> None:
+    client = imap_login(user, password)
+    assert client.select("INBOX")[0] == "OK"
+    client.logout()
+    pop3_login(user, password).quit()
+    assert managesieve_login(user, password)
+
+
+def test_with_2fa_only_app_passwords_open_imap_pop3_and_managesieve(mail_stack, alice_client, alice):
+    assert_works_everywhere(ALICE, PASSWORD)
+    enable_two_factor(alice)
+    alice_client.force_login(alice)
+
+    token, secret = create_on_page(alice_client, "Laptop Thunderbird")
+    assert re.fullmatch(r"[a-z]{4}( [a-z]{4}){3}", secret)
+    # Only a hash is stored, never the secret.
+    assert token.token_hash == security.token_hash(secret) and secret.replace(" ", "") not in token.token_hash
+    assert token.last_used_at is None
+
+    assert_refused_everywhere(ALICE, PASSWORD)
+    assert_works_everywhere(ALICE, secret)
+    # As typed from the screen, with or without the spaces, in any case.
+    imap_login(ALICE, secret.replace(" ", "").upper()).logout()
+    # Dovecot stamped the last use, and the page lists it.
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    page = alice_client.get(reverse("security")).content.decode()
+    assert "Laptop Thunderbird" in page and "never" not in page
+    # Someone else's address with alice's app password is refused.
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login("bob@duckmail.test", secret)
+
+    # Revoked: refused everywhere, and her open sessions end.
+    open_session = imap_login(ALICE, secret)
+    response = alice_client.post(reverse("app_password_revoke", args=[token.pk]))
+    assert response.status_code == 302
+    assert not MailToken.objects.filter(pk=token.pk).exists()
+    assert_refused_everywhere(ALICE, secret)
+    with pytest.raises((imaplib.IMAP4.abort, OSError)):
+        open_session.noop()
+        open_session.noop()
+    assert AuditLog.objects.filter(action="app_password.revoked", member=alice).exists()
+
+
+def test_with_2fa_smtp_submission_takes_an_app_password_not_the_main_password(postfix, alice):
+    enable_two_factor(alice)
+    token, secret = security.create_app_password(alice, "Phone")
+    with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login(ALICE, PASSWORD)
+    with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
+        smtp.login(ALICE, secret)
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+    security.revoke_app_password(token, actor=alice)
+    with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login(ALICE, secret)
+
+
+def test_members_without_2fa_may_use_app_passwords_too(mail_stack, alice):
+    _, secret = security.create_app_password(alice, "Phone")
+    assert_works_everywhere(ALICE, secret)
+    assert_works_everywhere(ALICE, PASSWORD)
+
+
+def test_turning_2fa_off_gives_the_main_password_back_to_mail_programs(mail_stack, alice):
+    key, codes = enable_two_factor(alice)
+    assert_refused_everywhere(ALICE, PASSWORD)
+    security.disable_two_factor(Member.objects.get(pk=alice.pk), codes[0])
+    assert_works_everywhere(ALICE, PASSWORD)
+
+
+def test_a_disabled_member_can_not_use_an_app_password(mail_stack, alice):
+    from accounts import services
+
+    _, secret = security.create_app_password(alice, "Phone")
+    services.set_member_active(Member.objects.get(pk=alice.pk), False, actor=None)
+    with pytest.raises(imaplib.IMAP4.error, match="disabled"):
+        imap_login(ALICE, secret)
+    assert not managesieve_login(ALICE, secret)
+
+
+def test_workers_still_reach_a_2fa_members_mailbox_through_the_master_user(mail_stack, alice):
+    enable_two_factor(alice)
+    with imap.master_session(ALICE) as client:
+        assert imap.quota_usage(client).limit_kb == 512 * 1024
+
+
+def test_the_last_use_is_stamped_at_most_once_a_minute(mail_stack, alice):
+    token, secret = security.create_app_password(alice, "Phone")
+    imap_login(ALICE, secret).logout()
+    token.refresh_from_db()
+    first = token.last_used_at
+    imap_login(ALICE, secret).logout()
+    token.refresh_from_db()
+    assert token.last_used_at == first
+    MailToken.objects.filter(pk=token.pk).update(last_used_at=first.replace(year=first.year - 1))
+    imap_login(ALICE, secret).logout()
+    token.refresh_from_db()
+    assert token.last_used_at > first
+
+
+def test_an_expired_token_is_refused(mail_stack, alice):
+    from django.utils import timezone
+
+    token, secret = security.create_app_password(alice, "Phone")
+    MailToken.objects.filter(pk=token.pk).update(expires_at=timezone.now())
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(ALICE, secret)
+
+
+def test_a_stranger_can_neither_see_nor_revoke_alices_app_passwords(client, alice, stranger):
+    token, _ = security.create_app_password(alice, "Alice phone")
+    client.force_login(stranger)
+    page = client.get(reverse("security"))
+    assert page.status_code == 200 and b"Alice phone" not in page.content
+    assert client.post(reverse("app_password_revoke", args=[token.pk])).status_code == 404
+    assert MailToken.objects.filter(pk=token.pk).exists()
+
+
+def test_app_password_names_are_checked_next_to_the_field(alice_client, alice):
+    security.create_app_password(alice, "Phone")
+    response = alice_client.post(reverse("app_password_create"), {"name": "phone"})
+    assert response.status_code == 400
+    assert "already have an app password named" in response.context["app_password_form"].errors["name"][0]
+    assert b'id="id_name_error"' in response.content
+    response = alice_client.post(reverse("app_password_create"), {"name": "   "})
+    assert response.status_code == 400 and "name" in response.context["app_password_form"].errors
+    assert MailToken.objects.filter(member=alice).count() == 1

@@ -1,0 +1,217 @@
+"""Two-factor authentication through the web pages, exactly as the service page tells members:
+"Set up" → scan the QR code → "Check code" → "Show recovery codes" → "Save" logs you out →
+log in again with password and code."""
+
+import re
+
+from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import security, services
+from accounts.models import AuditLog, Member
+from tests.conftest import PASSWORD
+from tests.twofactor_helpers import (
+    code_for,
+    enable_two_factor,
+    next_code,
+    recovery_codes_from_page,
+    secret_from_page,
+)
+
+
+def login(client, username="alice@duckmail.test", password=PASSWORD):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alice):
+    page = alice_client.get(reverse("security"))
+    assert b"2-Factor Authentication" in page.content and b"Set up" in page.content
+
+    # 1. "Set up": a QR code and the same secret as text; nothing active yet.
+    response = alice_client.post(reverse("two_factor_setup"))
+    assert response.status_code == 302
+    page = alice_client.get(reverse("security")).content.decode()
+    assert "<svg" in page and "<path" in page
+    key = secret_from_page(page)
+    device = TOTPDevice.objects.get(user=alice)
+    assert device.bin_key == key and not device.confirmed
+    assert "otpauth" not in page  # the URI is only inside the QR code, not a link
+    assert not security.two_factor_enabled(alice)
+
+    # 2. "Check code": a wrong code says so next to the field and saves nothing.
+    wrong = f"{(int(next_code(key, alice)) + 1) % 1000000:06d}"
+    response = alice_client.post(reverse("two_factor_check"), {"check-code": wrong})
+    assert response.status_code == 400
+    assert "That code is not right" in response.context["check_form"].errors["code"][0]
+    assert b'id="id_check-code_error"' in response.content
+    assert not security.setup_code_checked(security.pending_totp_device(alice))
+    # Recovery codes and Save are not offered before a right code.
+    response = alice_client.post(reverse("two_factor_save"))
+    assert not security.two_factor_enabled(alice)
+
+    response = alice_client.post(reverse("two_factor_check"), {"check-code": next_code(key, alice)})
+    assert response.status_code == 302
+    page = alice_client.get(reverse("security")).content.decode()
+    assert "your app works" in page and "Show recovery codes" in page
+    # Checking a code activates nothing: the main password still works.
+    assert not security.two_factor_enabled(alice)
+
+    # 3. "Show recovery codes": shown once, with download and print.
+    response = alice_client.post(reverse("two_factor_recovery_codes"))
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    codes = recovery_codes_from_page(response.content.decode())
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert b"download=" in response.content and b"window.print()" in response.content
+    assert not recovery_codes_from_page(alice_client.get(reverse("security")).content.decode())
+
+    # 4. "Save": 2FA on, and she is logged out.
+    response = alice_client.post(reverse("two_factor_save"))
+    assert response.status_code == 302 and response.url == reverse("login")
+    assert security.two_factor_enabled(alice)
+    assert AuditLog.objects.filter(action="two_factor.enabled", member=alice).exists()
+    assert alice_client.get(reverse("account")).status_code == 302
+
+    # Logging in again: the password alone is not enough.
+    response = login(alice_client)
+    assert response.status_code == 302 and response.url == reverse("login_code")
+    assert alice_client.get(reverse("account")).status_code == 302
+    response = alice_client.post(reverse("login_code"), {"code": wrong})
+    assert response.status_code == 400
+    assert "not right" in response.context["form"].errors["code"][0]
+    code = next_code(key, alice)
+    response = alice_client.post(reverse("login_code"), {"code": code})
+    assert response.status_code == 302 and response.url == reverse("account")
+    assert alice_client.get(reverse("account")).status_code == 200
+
+    # The same code can not be used again inside its time window.
+    alice_client.post(reverse("logout"))
+    login(alice_client)
+    response = alice_client.post(reverse("login_code"), {"code": code})
+    assert response.status_code == 400
+    assert alice_client.get(reverse("account")).status_code == 302
+
+
+def test_the_code_step_needs_the_password_step_first(client, alice):
+    enable_two_factor(alice)
+    response = client.post(reverse("login_code"), {"code": "123456"})
+    assert response.status_code == 302 and response.url == reverse("login")
+    assert client.get(reverse("account")).status_code == 302
+
+
+def test_a_wrong_password_never_reaches_the_code_step(client, alice):
+    enable_two_factor(alice)
+    response = login(client, password="wrong-password")
+    assert response.status_code == 200
+    assert client.get(reverse("login_code")).status_code == 302
+
+
+def test_the_code_step_expires_and_ends_at_a_password_change(client, alice, settings):
+    key, _ = enable_two_factor(alice)
+    assert login(client).url == reverse("login_code")
+    services.change_password(Member.objects.get(pk=alice.pk), "Another-Passw0rd-x")
+    response = client.post(reverse("login_code"), {"code": next_code(key, alice)})
+    assert response.status_code == 302 and response.url == reverse("login")
+    assert client.get(reverse("account")).status_code == 302
+
+    settings.TWO_FACTOR_PENDING_SECONDS = 0
+    assert login(client, password="Another-Passw0rd-x").url == reverse("login_code")
+    response = client.post(reverse("login_code"), {"code": next_code(key, alice)})
+    assert response.url == reverse("login")
+    assert client.get(reverse("account")).status_code == 302
+
+
+def test_recovery_codes_work_once_each(client, alice):
+    _, codes = enable_two_factor(alice)
+    login(client)
+    response = client.post(reverse("login_code"), {"code": codes[0].upper()})
+    assert response.status_code == 302 and response.url == reverse("account")
+    page = client.get(reverse("account")).content.decode()
+    assert "recovery code" in page and "9 left" in page
+    assert AuditLog.objects.filter(action="two_factor.recovery_code_used", member=alice).exists()
+    client.post(reverse("logout"))
+
+    login(client)
+    response = client.post(reverse("login_code"), {"code": codes[0]})
+    assert response.status_code == 400
+    assert client.get(reverse("account")).status_code == 302
+    response = client.post(reverse("login_code"), {"code": codes[1]})
+    assert response.status_code == 302
+    assert security.recovery_codes_left(alice) == 8
+
+
+def test_turning_off_and_new_recovery_codes_need_a_current_code(client, alice):
+    key, codes = enable_two_factor(alice)
+    client.force_login(alice)
+    response = client.post(reverse("two_factor_regenerate"), {"regenerate-code": "000000"})
+    assert response.status_code == 400
+    assert "not right" in response.context["regenerate_form"].errors["code"][0]
+    response = client.post(reverse("two_factor_regenerate"), {"regenerate-code": next_code(key, alice)})
+    assert response.status_code == 200
+    new_codes = recovery_codes_from_page(response.content.decode())
+    assert len(new_codes) == 10
+    assert not StaticToken.objects.filter(token__in=codes).exists()
+
+    response = client.post(reverse("two_factor_disable"), {"disable-code": codes[2]})
+    assert response.status_code == 400
+    assert security.two_factor_enabled(alice)
+    response = client.post(reverse("two_factor_disable"), {"disable-code": new_codes[0]})
+    assert response.status_code == 302
+    assert not security.two_factor_enabled(alice)
+    assert not TOTPDevice.objects.filter(user=alice).exists()
+    assert AuditLog.objects.filter(action="two_factor.disabled", member=alice).exists()
+    client.post(reverse("logout"))
+    response = login(client)
+    assert response.status_code == 302 and response.url == reverse("account")
+
+
+def test_set_up_again_replaces_an_unfinished_secret_and_codes_need_a_checked_app(alice_client, alice):
+    alice_client.post(reverse("two_factor_setup"))
+    first = TOTPDevice.objects.get(user=alice).key
+    response = alice_client.post(reverse("two_factor_recovery_codes"))
+    assert response.status_code == 302
+    assert not StaticToken.objects.exists()
+    alice_client.post(reverse("two_factor_setup"))
+    assert list(TOTPDevice.objects.filter(user=alice).values_list("key", flat=True)) != [first]
+    assert TOTPDevice.objects.filter(user=alice).count() == 1
+
+
+def test_an_admin_resets_a_members_two_factor_and_it_is_audited(client, alice, make_member):
+    enable_two_factor(alice)
+    admin = make_member("boss", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.post(reverse("admin:accounts_member_changelist"),
+                           {"action": "reset_two_factor", "_selected_action": [alice.pk]})
+    assert response.status_code == 302
+    assert not security.two_factor_enabled(alice)
+    entry = AuditLog.objects.get(action="two_factor.reset_by_admin", member=alice)
+    assert entry.actor == admin and entry.details == {"was_enabled": True}
+    client.post(reverse("logout"))
+    assert login(client).url == reverse("account")
+
+
+def test_the_admin_logs_in_through_the_two_step_login(client, make_member):
+    admin = make_member("boss", is_staff=True, is_superuser=True)
+    key, _ = enable_two_factor(admin)
+    response = client.get(reverse("admin:login") + "?next=/admin/")
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    # The admin's own password form is gone: posting to it does not log in.
+    client.post(reverse("admin:login"), {"username": "boss@duckmail.test", "password": PASSWORD})
+    assert client.get(reverse("admin:index")).status_code == 302
+    response = client.post(reverse("login"), {"username": "boss", "password": PASSWORD, "next": "/admin/"})
+    assert response.url == reverse("login_code")
+    response = client.post(reverse("login_code"), {"code": next_code(key, admin)})
+    assert response.url == "/admin/"
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_secret_is_an_otpauth_uri_with_the_service_as_issuer(alice_client, alice):
+    alice_client.post(reverse("two_factor_setup"))
+    device = TOTPDevice.objects.get(user=alice)
+    assert device.config_url.startswith("otpauth://totp/DuckMail%3Aalice%40duckmail.test?secret=")
+    assert "issuer=DuckMail" in device.config_url
+    # The code a phone computes from the displayed secret is the code the server expects.
+    page = alice_client.get(reverse("security")).content.decode()
+    key = secret_from_page(page)
+    assert re.fullmatch(r"\d{6}", code_for(key, 1))
