@@ -19,6 +19,7 @@ import pwd
 import secrets
 import shutil
 import socket
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,6 +181,7 @@ def generate(
         target = sieve_global / name
         shutil.copyfile(DEPLOY_DIR / "sieve" / name, target)
         os.chown(target, mail_user.pw_uid, mail_user.pw_gid)
+    _write_admin_global_rules(out)
 
     context["dir"] = str(postfix_dir)
     _write(postfix_dir / "main.cf", _render("postfix/main.cf", context))
@@ -190,3 +192,73 @@ def generate(
         (postfix_dir / "queue").mkdir(exist_ok=True)
         os.chmod(postfix_dir / "queue", 0o755)
     return conf
+
+
+# Global Sieve rules --------------------------------------------------------------------
+
+
+class GlobalSieveInvalid(ValueError):
+    """sievec refused a global script; the message is sievec's."""
+
+
+def sieve_global_dir(out_dir: str | Path | None = None) -> Path:
+    return Path(out_dir or settings.MAILCONFIG_DIR).resolve() / "dovecot" / "sieve-global"
+
+
+def write_global_sieve(name: str, text: str, out_dir: str | Path | None = None, *, install: bool = True) -> None:
+    """Compile `text` with sievec and install it as global script `name` (name.sieve + .svbin).
+
+    An invalid script raises GlobalSieveInvalid and leaves the installed one untouched:
+    it is compiled under a temporary name first, and only renamed into place once valid.
+    With install=False it is only checked.
+    """
+    out = Path(out_dir or settings.MAILCONFIG_DIR).resolve()
+    directory = sieve_global_dir(out)
+    conf = out / "dovecot" / "dovecot.conf"
+    mail_user = pwd.getpwnam(settings.MAIL_USER)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{name}.new.sieve"
+    tmp_bin = directory / f".{name}.new.svbin"
+    tmp.write_text(text)
+    try:
+        result = subprocess.run(
+            ["sievec", "-c", str(conf), str(tmp), str(tmp_bin)], capture_output=True, text=True, timeout=30
+        )
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout).replace(str(tmp) + ": ", "").strip()
+            raise GlobalSieveInvalid(message or "sievec refused the script")
+        if not install:
+            return
+        for path in (tmp, tmp_bin):
+            os.chown(path, mail_user.pw_uid, mail_user.pw_gid)
+            os.chmod(path, 0o644)
+        tmp.replace(directory / f"{name}.sieve")
+        tmp_bin.replace(directory / f"{name}.svbin")
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp_bin.unlink(missing_ok=True)
+
+
+def remove_global_sieve(name: str, out_dir: str | Path | None = None) -> None:
+    directory = sieve_global_dir(out_dir)
+    for suffix in (".sieve", ".svbin"):
+        (directory / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def _write_admin_global_rules(out: Path) -> None:
+    """Install the global rules admins edited (filters.GlobalRule) over the shipped files."""
+    from django.apps import apps
+    from django.db import DatabaseError
+
+    try:
+        rules = list(apps.get_model("filters", "GlobalRule").objects.values_list("name", "script"))
+    except (LookupError, DatabaseError, RuntimeError):
+        # Before the first migration (or where the database may not be used, like the test
+        # session's setup) the shipped files stand; admins' edits are installed when saved.
+        return
+    for name, script in rules:
+        try:
+            write_global_sieve(name, script, out)
+        except GlobalSieveInvalid:
+            # Saved rules were checked when saved; keep the installed file rather than fail.
+            pass

@@ -1,0 +1,280 @@
+"""Forms: validation only. State changes happen in filters.services.
+
+Values typed here go into Sieve only through filters.sieve, which quotes them; the checks
+here are about meaning (a header name must be one, a size must be a size), not escaping.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.addresses import normalize_external_address
+
+from . import services, sieve
+
+FIELD_CHOICES = [
+    ("", "—"),
+    ("from", "From"),
+    ("to", "To or Cc"),
+    ("subject", "Subject"),
+    ("header", "Another header…"),
+    ("size", "Size"),
+    ("spam", "Spam score (%)"),
+]
+OP_CHOICES = [
+    ("contains", "contains"),
+    ("not_contains", "does not contain"),
+    ("is", "is"),
+    ("not_is", "is not"),
+    ("matches", "matches (* and ?)"),
+    ("not_matches", "does not match"),
+    ("regex", "matches regular expression"),
+    ("not_regex", "does not match regular expression"),
+    ("over", "over"),
+    ("under", "under"),
+]
+ACTION_CHOICES = [
+    ("", "—"),
+    ("fileinto", "Move to folder"),
+    ("copyto", "Copy to folder"),
+    ("redirect", "Redirect to address"),
+    ("redirect_copy", "Send a copy to address"),
+    ("reject", "Reject with message"),
+    ("discard", "Discard silently"),
+    ("mark_read", "Mark as read"),
+    ("flag", "Flag as important"),
+    ("stop", "Stop processing rules"),
+]
+# RFC 5322 field name: printable ASCII except the colon.
+HEADER_NAME_RE = re.compile(r"^[!-9;-~]{1,100}$")
+SIZE_INPUT_RE = re.compile(r"^\s*([0-9]{1,9})\s*([KMG]?)B?\s*$", re.IGNORECASE)
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    match = forms.ChoiceField(
+        choices=[("all", "all of the conditions"), ("any", "any of the conditions")], initial="all",
+        label="Apply when mail matches",
+        help_text="A rule without conditions applies to all mail.",
+    )
+
+
+class ConditionForm(forms.Form):
+    field = forms.ChoiceField(choices=FIELD_CHOICES, required=False, label="When")
+    header = forms.CharField(max_length=100, required=False, label="Header name",
+                             help_text="Only for “Another header”, e.g. List-Id.")
+    op = forms.ChoiceField(choices=OP_CHOICES, required=False, initial="contains", label="Operator")
+    value = forms.CharField(max_length=500, required=False, strip=False, label="Value",
+                            help_text="Size: e.g. 500K or 2M. Spam score: 0 to 99.")
+
+    def clean(self):
+        cleaned = super().clean()
+        fld, op, value = cleaned.get("field"), cleaned.get("op"), cleaned.get("value") or ""
+        if not fld:
+            if value.strip() or cleaned.get("header"):
+                self.add_error("field", "Choose what to test.")
+            return cleaned
+        if fld in sieve.TEXT_FIELDS:
+            if op not in sieve.TEXT_OPS:
+                self.add_error("op", "Choose contains, is, matches or a regular expression.")
+            if value == "":
+                self.add_error("value", "Enter the text to look for.")
+            if fld == "header":
+                header = (cleaned.get("header") or "").strip()
+                if not HEADER_NAME_RE.match(header):
+                    self.add_error("header", "Enter a header name: letters, digits and - (no spaces or colon).")
+                cleaned["header"] = header
+            else:
+                cleaned["header"] = ""
+        elif fld == "size":
+            m = SIZE_INPUT_RE.match(value)
+            if op not in sieve.SIZE_OPS:
+                self.add_error("op", "Choose over or under.")
+            if not m:
+                self.add_error("value", "Enter a size such as 500K, 2M or 1048576.")
+            else:
+                cleaned["value"] = m.group(1) + m.group(2).upper()
+            cleaned["header"] = ""
+        elif fld == "spam":
+            if op != "over":
+                self.add_error("op", "A spam score condition is “over”.")
+            if not value.strip().isdigit() or not 0 <= int(value) <= 99:
+                self.add_error("value", "Enter a percentage from 0 to 99.")
+            else:
+                cleaned["value"] = str(int(value))
+            cleaned["header"] = ""
+        return cleaned
+
+    def as_condition(self) -> dict | None:
+        c = self.cleaned_data
+        if not c.get("field"):
+            return None
+        return {"field": c["field"], "op": c["op"], "value": c["value"], "header": c.get("header", "")}
+
+
+class ActionForm(forms.Form):
+    kind = forms.ChoiceField(choices=ACTION_CHOICES, required=False, label="Then")
+    folder = forms.ChoiceField(choices=[], required=False, label="Folder")
+    address = forms.CharField(max_length=254, required=False, label="Address")
+    text = forms.CharField(max_length=2000, required=False, label="Message",
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, folders: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        folders = list(folders or [])
+        current = self.initial.get("folder")
+        if current and current not in folders:
+            folders.append(current)
+        self.fields["folder"].choices = [("", "—")] + [(f, f) for f in folders]
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        if kind in sieve.FOLDER_ACTIONS and not cleaned.get("folder"):
+            self.add_error("folder", "Choose a folder.")
+        if kind in sieve.ADDRESS_ACTIONS:
+            try:
+                cleaned["address"] = normalize_external_address(cleaned.get("address") or "")
+            except ValidationError as exc:
+                self.add_error("address", exc)
+        if kind in sieve.TEXT_ACTIONS and not (cleaned.get("text") or "").strip():
+            self.add_error("text", "Enter the message senders will get.")
+        return cleaned
+
+    def as_action(self) -> dict | None:
+        c = self.cleaned_data
+        kind = c.get("kind")
+        if not kind:
+            return None
+        arg = ""
+        if kind in sieve.FOLDER_ACTIONS:
+            arg = c["folder"]
+        elif kind in sieve.ADDRESS_ACTIONS:
+            arg = c["address"]
+        elif kind in sieve.TEXT_ACTIONS:
+            arg = c["text"].replace("\r\n", "\n")
+        return {"kind": kind, "arg": arg}
+
+
+ConditionFormSet = forms.formset_factory(ConditionForm, extra=2)
+ActionFormSet = forms.formset_factory(ActionForm, extra=2)
+
+
+def rule_forms(data=None, *, rule=None, folders: list[str]):
+    """The rule form and its condition and action formsets, bound to `data` or to `rule`."""
+    initial = {"name": rule.name, "enabled": rule.enabled, "match": rule.match} if rule else None
+    conditions = list(rule.conditions) if rule else []
+    actions = [
+        {"kind": a["kind"], "folder": a["arg"] if a["kind"] in sieve.FOLDER_ACTIONS else "",
+         "address": a["arg"] if a["kind"] in sieve.ADDRESS_ACTIONS else "",
+         "text": a["arg"] if a["kind"] in sieve.TEXT_ACTIONS else ""}
+        for a in (rule.actions if rule else [])
+    ]
+    form = RuleForm(data, initial=initial, prefix="rule")
+    cond_fs = ConditionFormSet(data, initial=conditions, prefix="cond")
+    act_fs = ActionFormSet(data, initial=actions, prefix="act", form_kwargs={"folders": folders})
+    return form, cond_fs, act_fs
+
+
+def clean_rule(form, cond_fs, act_fs) -> dict | None:
+    """The rule's fields for services.save_rule, or None (errors are on the forms)."""
+    valid = form.is_valid() & cond_fs.is_valid() & act_fs.is_valid()
+    if not valid:
+        return None
+    conditions = [c for c in (f.as_condition() for f in cond_fs.forms) if c]
+    actions = [a for a in (f.as_action() for f in act_fs.forms) if a]
+    if not actions:
+        act_fs.forms[0].add_error("kind", "Choose at least one action.")
+        return None
+    return {
+        "name": form.cleaned_data["name"], "enabled": form.cleaned_data["enabled"],
+        "match": form.cleaned_data["match"], "conditions": conditions, "actions": actions,
+    }
+
+
+class OptionsForm(forms.Form):
+    includes = forms.MultipleChoiceField(
+        choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Global rules",
+    )
+    spam_threshold = forms.IntegerField(
+        min_value=0, max_value=99, required=False, label="Move mail with a spam score above (%) to Junk",
+        help_text="Leave empty to turn it off. Lower catches more spam, and more mail that is not.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["includes"].choices = [
+            (r.name, f"{r.name}: {r.description}") for r in services.offered_global_rules()
+        ]
+
+
+class VacationForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Send an automatic reply")
+    subject = forms.CharField(max_length=200, required=False, initial="Out of office")
+    body = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 6}), label="Message")
+    addresses = forms.MultipleChoiceField(
+        choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Answer mail sent to",
+    )
+    days = forms.IntegerField(min_value=1, max_value=30, initial=7, label="Reply to the same sender at most every (days)")
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From (optional)")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Until (optional)")
+
+    def __init__(self, *args, addresses: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["addresses"].choices = [(a, a) for a in addresses]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("enabled"):
+            if not (cleaned.get("subject") or "").strip():
+                self.add_error("subject", "Enter a subject for the reply.")
+            if not (cleaned.get("body") or "").strip():
+                self.add_error("body", "Enter the reply's text.")
+            if not cleaned.get("addresses"):
+                self.add_error("addresses", "Choose at least one address.")
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", "The end is before the start.")
+        return cleaned
+
+
+class ScriptForm(forms.Form):
+    name = forms.CharField(max_length=70, label="Script name")
+    text = forms.CharField(
+        required=False, strip=False, label="Sieve script",
+        widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "code"}),
+    )
+    activate = forms.BooleanField(required=False, label="Make it the active script")
+
+    def clean_name(self):
+        return services.check_script_name(self.cleaned_data["name"])
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label="Sieve file")
+    name = forms.CharField(max_length=70, required=False, label="Script name",
+                           help_text="Empty: the file's name without .sieve.")
+    activate = forms.BooleanField(required=False, label="Make it the active script")
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload is None:
+            return cleaned
+        if upload.size > services.MAX_SCRIPT_BYTES:
+            self.add_error("file", f"A script can be at most {services.MAX_SCRIPT_BYTES // 1024} KB.")
+            return cleaned
+        try:
+            cleaned["text"] = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            self.add_error("file", "Sieve scripts are UTF-8 text; this file is not.")
+            return cleaned
+        try:
+            cleaned["name"] = services.check_script_name(cleaned.get("name") or upload.name)
+        except ValidationError as exc:
+            self.add_error("name", exc)
+        return cleaned

@@ -1,0 +1,424 @@
+"""State changes for Sieve filters: the form editor's rules, raw scripts, global rules.
+
+The member's scripts live on Dovecot and are changed only through ManageSieve
+(duckmail.lib.managesieve); folder lists come over IMAP (duckmail.lib.imap). Changes to
+the editor's rows and the upload of the script they produce happen in one transaction:
+if Dovecot refuses or can not be reached, the rows are rolled back, so the database never
+describes a script the server does not have.
+
+Every function that talks to Dovecot may raise one of UNAVAILABLE; the views turn those
+into a clear page (or keep the member's form, with a message).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from accounts.models import Address, Member
+from accounts.services import audit
+from duckmail.lib import imap, mailconfig, managesieve, sieve_ext
+
+from . import sieve
+from .models import FilterSettings, GlobalRule, Rule
+
+log = logging.getLogger(__name__)
+
+# The script the form editor writes (what Roundcube calls "roundcube").
+EDITOR_SCRIPT = "duckmail"
+SCRIPT_NAME_RE = re.compile(r"^[\w][\w .-]{0,63}$")
+MAX_SCRIPT_BYTES = 64 * 1024
+
+UNAVAILABLE = (managesieve.SieveUnavailable, imap.MailServerError, imap.LoginFailed)
+
+
+class ScriptNotFound(Exception):
+    """The member has no script by that name (views answer 404)."""
+
+
+def sieve_session(member: Member):
+    """A ManageSieve session acting as `member`.
+
+    The web keeps no member password, and the per-session token passdb (ARCHITECTURE.md,
+    "Passwords are checked once, tokens after that") does not exist yet; until it does,
+    the web logs in through the Dovecot master user *as the member* (`member*master`).
+    ManageSieve then offers exactly the member's own scripts and nothing else, so the web
+    holds no more power over Sieve than the member. Swap this one function for the token.
+    """
+    return managesieve.master_session(member.email)
+
+
+def imap_session(member: Member):
+    """An IMAP session as `member` (same reasoning as `sieve_session`; ACLs are the member's)."""
+    return imap.master_session(member.email)
+
+
+# Reading ---------------------------------------------------------------------------
+
+
+def settings_for(member: Member) -> FilterSettings:
+    """The member's editor settings; new ones include the global rules ticked by default."""
+    fs = FilterSettings.objects.filter(member=member).first()
+    if fs is None:
+        defaults = list(GlobalRule.objects.filter(offered=True, included_by_default=True).values_list("name", flat=True))
+        fs, _ = FilterSettings.objects.get_or_create(member=member, defaults={"includes": defaults})
+    return fs
+
+
+def offered_global_rules() -> list[GlobalRule]:
+    return list(GlobalRule.objects.filter(offered=True))
+
+
+def member_addresses(member: Member) -> list[str]:
+    """Addresses a vacation reply may answer for: the mailbox and its aliases."""
+    return [
+        a.email
+        for a in member.addresses.select_related("domain").filter(kind__in=[Address.Kind.MAILBOX, Address.Kind.ALIAS])
+    ]
+
+
+def member_folders(member: Member) -> list[str]:
+    """The member's own IMAP folders (not other members' shared ones), INBOX first."""
+    with imap_session(member) as client:
+        listing = client.list_folders()
+    names = []
+    for flags, _delimiter, name in listing:
+        if any(f.lower() == b"\\noselect" for f in flags) or name.startswith("#"):
+            continue
+        names.append(name)
+    return sorted(names, key=lambda n: (n != "INBOX", n.lower()))
+
+
+def ruleset(member: Member, fs: FilterSettings | None = None) -> sieve.RuleSet:
+    """The rule set the editor's rows describe."""
+    fs = fs or settings_for(member)
+    vacation = None
+    if fs.vacation_enabled:
+        vacation = sieve.Vacation(
+            subject=fs.vacation_subject, body=fs.vacation_body, addresses=list(fs.vacation_addresses),
+            days=fs.vacation_days, start=fs.vacation_start, end=fs.vacation_end,
+        )
+    rules = [
+        sieve.Rule(
+            name=r.name, enabled=r.enabled, match=r.match,
+            conditions=[sieve.Condition(**c) for c in r.conditions], actions=[sieve.Action(**a) for a in r.actions],
+        )
+        for r in Rule.objects.filter(member=member)
+    ]
+    return sieve.RuleSet(includes=list(fs.includes), spam_threshold=fs.spam_threshold, vacation=vacation, rules=rules)
+
+
+def overview(member: Member) -> dict:
+    """What the Filters page shows about the server side: scripts, and the editor's script state.
+
+    `editor_changed` is True when the editor's script on the server is not the one the
+    editor last wrote; `editor_parsed` is then the rule set it describes, or None (with
+    `editor_problem`) when the form editor can not represent it.
+    """
+    fs = settings_for(member)
+    with sieve_session(member) as s:
+        listing = s.list()
+        server_text = s.get(EDITOR_SCRIPT) if EDITOR_SCRIPT in listing.names else None
+    state = {"scripts": listing, "editor_changed": False, "editor_parsed": None, "editor_problem": ""}
+    if server_text is not None and fs.saved_at and _same(server_text, fs.last_script):
+        return state
+    if server_text is not None:
+        state["editor_changed"] = True
+        try:
+            state["editor_parsed"] = sieve.parse(server_text)
+        except sieve.NotRepresentable as exc:
+            state["editor_problem"] = str(exc)
+    return state
+
+
+def _same(a: str, b: str) -> bool:
+    return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
+
+
+# The form editor ---------------------------------------------------------------------
+
+
+def _publish(member: Member, fs: FilterSettings) -> str:
+    """Generate the editor's script, upload it and make it the active one.
+
+    Raises managesieve.ScriptInvalid (the caller's transaction then rolls back) or one of
+    UNAVAILABLE. From here on the default rules apply only if the script includes them.
+    """
+    text = sieve.generate(ruleset(member, fs))
+    with sieve_session(member) as s:
+        s.put(EDITOR_SCRIPT, text)
+        s.activate(EDITOR_SCRIPT)
+    fs.last_script = text
+    fs.saved_at = timezone.now()
+    fs.save(update_fields=["last_script", "saved_at"])
+    return text
+
+
+def _script_error(exc: managesieve.ScriptInvalid) -> ValidationError:
+    return ValidationError(f"The mail server refused these filters: {exc}")
+
+
+def _locked_settings(member: Member) -> FilterSettings:
+    settings_for(member)
+    # One editor save at a time per member: positions and the uploaded script stay in step.
+    return FilterSettings.objects.select_for_update().get(member=member)
+
+
+@transaction.atomic
+def save_rule(
+    member: Member, rule: Rule | None, *, name: str, enabled: bool, match: str, conditions: list[dict],
+    actions: list[dict],
+) -> Rule:
+    """Create (rule=None, appended last) or change a rule, and publish. ValidationError if refused."""
+    fs = _locked_settings(member)
+    # Flags first: imap4flags' addflag only affects the deliveries that come after it.
+    actions = sorted(actions, key=lambda a: a["kind"] not in sieve.FLAG_ACTIONS)
+    if rule is None:
+        last = Rule.objects.filter(member=member).aggregate(m=Max("position"))["m"]
+        rule = Rule(member=member, position=0 if last is None else last + 1)
+    rule.name, rule.enabled, rule.match = name, enabled, match
+    rule.conditions, rule.actions = conditions, actions
+    rule.save()
+    try:
+        _publish(member, fs)
+    except managesieve.ScriptInvalid as exc:
+        raise _script_error(exc)
+    audit("filters.rule_saved", actor=member, member=member, rule=name)
+    return rule
+
+
+@transaction.atomic
+def set_rule_enabled(rule: Rule, enabled: bool) -> None:
+    fs = _locked_settings(rule.member)
+    rule.enabled = enabled
+    rule.save(update_fields=["enabled"])
+    _publish(rule.member, fs)
+    audit("filters.rule_enabled" if enabled else "filters.rule_disabled", actor=rule.member, member=rule.member,
+          rule=rule.name)
+
+
+@transaction.atomic
+def delete_rule(rule: Rule) -> None:
+    member = rule.member
+    fs = _locked_settings(member)
+    position = rule.position
+    rule.delete()
+    Rule.objects.filter(member=member, position__gt=position).update(position=F("position") - 1)
+    _publish(member, fs)
+    audit("filters.rule_deleted", actor=member, member=member, rule=rule.name)
+
+
+@transaction.atomic
+def move_rule(rule: Rule, offset: int) -> None:
+    """Move a rule up (-1) or down (+1) in the script; at either end nothing changes."""
+    member = rule.member
+    fs = _locked_settings(member)
+    other = Rule.objects.filter(member=member, position=rule.position + offset).first()
+    if other is None:
+        return
+    other.position, rule.position = rule.position, other.position
+    other.save(update_fields=["position"])
+    rule.save(update_fields=["position"])
+    _publish(member, fs)
+
+
+@transaction.atomic
+def save_options(member: Member, *, includes: Iterable[str], spam_threshold: int | None) -> None:
+    """The global rules to include and the spam threshold (None: off)."""
+    fs = _locked_settings(member)
+    known = set(GlobalRule.objects.filter(offered=True).values_list("name", flat=True))
+    unknown = set(includes) - known
+    if unknown:
+        raise ValidationError(f"Unknown global rule: {', '.join(sorted(unknown))}.")
+    fs.includes = [name for name in sorted(known) if name in set(includes)]
+    fs.spam_threshold = spam_threshold
+    fs.save(update_fields=["includes", "spam_threshold"])
+    try:
+        _publish(member, fs)
+    except managesieve.ScriptInvalid as exc:
+        raise _script_error(exc)
+    audit("filters.options_saved", actor=member, member=member, includes=fs.includes, spam_threshold=spam_threshold)
+
+
+@transaction.atomic
+def save_vacation(member: Member, *, enabled: bool, subject: str, body: str, addresses: list[str], days: int,
+                  start=None, end=None) -> None:
+    """The auto-reply. Its addresses must be the member's own (mailbox or aliases)."""
+    own = set(member_addresses(member))
+    if set(addresses) - own:
+        raise ValidationError("A vacation reply can only answer for your own addresses.")
+    fs = _locked_settings(member)
+    fs.vacation_enabled, fs.vacation_subject, fs.vacation_body = enabled, subject, body.replace("\r\n", "\n")
+    fs.vacation_addresses, fs.vacation_days = list(addresses), days
+    fs.vacation_start, fs.vacation_end = start, end
+    fs.save()
+    try:
+        _publish(member, fs)
+    except managesieve.ScriptInvalid as exc:
+        raise _script_error(exc)
+    audit("filters.vacation_saved", actor=member, member=member, enabled=enabled)
+
+
+@transaction.atomic
+def import_editor_script(member: Member) -> sieve.RuleSet:
+    """Load the editor's script as it is on the server (changed elsewhere) into the editor.
+
+    Raises sieve.NotRepresentable if the form editor can not show it (use the raw editor).
+    """
+    fs = _locked_settings(member)
+    with sieve_session(member) as s:
+        text = s.get(EDITOR_SCRIPT)
+    rs = sieve.parse(text)
+    fs.includes = rs.includes
+    fs.spam_threshold = rs.spam_threshold
+    fs.vacation_enabled = rs.vacation is not None
+    if rs.vacation is not None:
+        v = rs.vacation
+        fs.vacation_subject, fs.vacation_body, fs.vacation_addresses = v.subject, v.body, v.addresses
+        fs.vacation_days, fs.vacation_start, fs.vacation_end = v.days, v.start, v.end
+    fs.last_script = text
+    fs.saved_at = timezone.now()
+    fs.save()
+    Rule.objects.filter(member=member).delete()
+    Rule.objects.bulk_create(
+        Rule(member=member, position=i, name=r.name, enabled=r.enabled, match=r.match,
+             conditions=[asdict(c) for c in r.conditions], actions=[asdict(a) for a in r.actions])
+        for i, r in enumerate(rs.rules)
+    )
+    audit("filters.imported", actor=member, member=member, rules=len(rs.rules))
+    return rs
+
+
+# Raw scripts -------------------------------------------------------------------------
+
+
+def check_script_name(name: str) -> str:
+    name = name.strip()
+    if name.lower().endswith((".sieve", ".siv")):
+        name = name.rsplit(".", 1)[0].strip()
+    if not SCRIPT_NAME_RE.match(name):
+        raise ValidationError("Use letters, digits, spaces and . _ - (at most 64 characters).")
+    if name == managesieve.DEFAULT_SCRIPT_NAME:
+        raise ValidationError(f"“{name}” is the name of the server's default rules. Please choose another.")
+    return name
+
+
+def list_scripts(member: Member) -> managesieve.ScriptList:
+    with sieve_session(member) as s:
+        return s.list()
+
+
+def get_script(member: Member, name: str) -> str | None:
+    """The text of one of the member's scripts, or None if they have none by that name."""
+    with sieve_session(member) as s:
+        if name not in s.list().names:
+            return None
+        return s.get(name)
+
+
+def sievelib_problem(text: str) -> str:
+    """Why sievelib can not read a script ('' if it can). Advisory: Dovecot decides validity."""
+    try:
+        sieve_ext.parse(text)
+    except sieve_ext.ParseFailed as exc:
+        return exc.message
+    return ""
+
+
+def save_script(member: Member, name: str, text: str, *, activate: bool = False) -> list[str]:
+    """Store a raw script (checked by the server first); return the server's warnings.
+
+    Raises managesieve.ScriptInvalid with the server's message and line: then nothing was
+    stored, and whatever script was active stays active, unchanged.
+    """
+    if len(text.encode("utf-8")) > MAX_SCRIPT_BYTES:
+        raise ValidationError(f"A script can be at most {MAX_SCRIPT_BYTES // 1024} KB.")
+    with sieve_session(member) as s:
+        result = s.put(name, text)
+        if activate:
+            s.activate(name)
+    audit("filters.script_saved", actor=member, member=member, script=name, activated=activate)
+    return result.warnings
+
+
+def activate_script(member: Member, name: str | None) -> None:
+    """Make `name` the active script; None deactivates them all (the default rules apply again)."""
+    with sieve_session(member) as s:
+        if name is not None and name not in s.list().names:
+            raise ScriptNotFound(name)
+        s.activate(name)
+    audit("filters.script_activated", actor=member, member=member, script=name)
+
+
+def delete_script(member: Member, name: str) -> None:
+    with sieve_session(member) as s:
+        listing = s.list()
+        if name not in listing.names:
+            raise ScriptNotFound(name)
+        if listing.active == name:
+            raise ValidationError("This script is active. Activate another one (or the default rules) first.")
+        s.delete(name)
+    if name == EDITOR_SCRIPT:
+        FilterSettings.objects.filter(member=member).update(last_script="", saved_at=None)
+    audit("filters.script_deleted", actor=member, member=member, script=name)
+
+
+# Global rules (admin) ----------------------------------------------------------------
+
+SHIPPED_GLOBAL_RULES = {
+    "incoming_spam": "Spam goes to the Junk folder and is flagged important.",
+}
+
+
+def ensure_shipped_global_rules() -> list[GlobalRule]:
+    """The global rules the service documents, as shipped in deploy/sieve/ (created if missing)."""
+    rules = []
+    for name, description in SHIPPED_GLOBAL_RULES.items():
+        script = (mailconfig.DEPLOY_DIR / "sieve" / f"{name}.sieve").read_text()
+        rule, _ = GlobalRule.objects.get_or_create(
+            name=name,
+            defaults={"description": description, "script": script, "offered": True, "included_by_default": True},
+        )
+        rules.append(rule)
+    return rules
+
+
+def check_global_rule(name: str, script: str) -> None:
+    """ValidationError with sievec's message if the script does not compile."""
+    try:
+        mailconfig.write_global_sieve(name, script, install=False)
+    except mailconfig.GlobalSieveInvalid as exc:
+        raise ValidationError(str(exc))
+
+
+@transaction.atomic
+def save_global_rule(rule: GlobalRule, *, actor: Member | None, old_name: str | None = None) -> None:
+    """Save a global rule and install it in Dovecot's global directory (compiled)."""
+    rule.updated_at = timezone.now()
+    rule.save()
+    try:
+        mailconfig.write_global_sieve(rule.name, rule.script)
+    except mailconfig.GlobalSieveInvalid as exc:
+        raise ValidationError(str(exc))
+    if old_name and old_name != rule.name:
+        mailconfig.remove_global_sieve(old_name)
+    audit("filters.global_rule_saved", actor=actor, rule=rule.name)
+
+
+@transaction.atomic
+def delete_global_rule(rule: GlobalRule, *, actor: Member | None) -> None:
+    users = FilterSettings.objects.filter(includes__contains=[rule.name]).count()
+    if users or rule.name == "incoming_spam":
+        raise ValidationError(
+            f"“{rule.name}” is in use ({users} member(s), or the default rules): untick “offered” instead."
+        )
+    rule.delete()
+    mailconfig.remove_global_sieve(rule.name)
+    audit("filters.global_rule_deleted", actor=actor, rule=rule.name)

@@ -1,0 +1,336 @@
+"""The Filters pages: form editor, spam threshold, vacation, raw scripts.
+
+Thin views: parse with a form, fetch through a permission helper, call one service,
+render or redirect. Rules are fetched only among the member's own (404 otherwise);
+scripts are reached only through the member's own ManageSieve session, which holds no
+one else's. When Dovecot can not be reached, pages say so (503) and forms come back
+with everything the member typed.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from duckmail.lib import managesieve
+
+from . import services, sieve
+from .forms import OptionsForm, ScriptForm, UploadForm, VacationForm, clean_rule, rule_forms
+from .models import Rule
+
+UNAVAILABLE = services.UNAVAILABLE
+DOWN_MESSAGE = (
+    "The mail server can not be reached right now, so nothing was saved. "
+    "Your changes are still in this form: please try again in a moment."
+)
+
+
+def own_rule(member, rule_id: int) -> Rule:
+    """The member's own rule with that id, or 404: never another member's."""
+    return get_object_or_404(Rule, member=member, pk=rule_id)
+
+
+def _unavailable(request):
+    return render(request, "filters/unavailable.html", status=503)
+
+
+def _script_error_text(exc: managesieve.ScriptInvalid) -> str:
+    return f"The server refused the script: {exc}"
+
+
+def _index(request, status: int = 200, **forms):
+    member = request.user
+    try:
+        state = services.overview(member)
+    except UNAVAILABLE:
+        return _unavailable(request)
+    fs = services.settings_for(member)
+    context = {
+        "rules": Rule.objects.filter(member=member),
+        "fs": fs,
+        "state": state,
+        "editor_script": services.EDITOR_SCRIPT,
+        "default_name": managesieve.DEFAULT_SCRIPT_NAME,
+        "options_form": forms.get("options_form")
+        or OptionsForm(initial={"includes": fs.includes, "spam_threshold": fs.spam_threshold}),
+        "upload_form": forms.get("upload_form") or UploadForm(),
+    }
+    return render(request, "filters/index.html", context, status=status)
+
+
+@login_required
+@require_GET
+def index(request):
+    return _index(request)
+
+
+@login_required
+def rule_edit(request, rule_id: int | None = None):
+    rule = own_rule(request.user, rule_id) if rule_id is not None else None
+    status = 200
+    try:
+        folders = services.member_folders(request.user)
+        down = False
+    except UNAVAILABLE:
+        if request.method != "POST":
+            return _unavailable(request)
+        # Keep what was typed: offer back the folders the form had.
+        folders = sorted({v for k, v in request.POST.items() if k.endswith("-folder") and v})
+        down = True
+    form, cond_fs, act_fs = rule_forms(request.POST if request.method == "POST" else None, rule=rule, folders=folders)
+    if request.method == "POST":
+        status = 400
+        if down:
+            form.is_valid()
+            form.add_error(None, DOWN_MESSAGE)
+            status = 503
+        else:
+            data = clean_rule(form, cond_fs, act_fs)
+            if data is not None:
+                try:
+                    services.save_rule(request.user, rule, **data)
+                except ValidationError as exc:
+                    form.add_error(None, exc)
+                except UNAVAILABLE:
+                    form.add_error(None, DOWN_MESSAGE)
+                    status = 503
+                else:
+                    messages.success(request, f"Rule “{data['name']}” saved and active.")
+                    return redirect("filters:index")
+    context = {"rule": rule, "form": form, "cond_fs": cond_fs, "act_fs": act_fs}
+    return render(request, "filters/rule_form.html", context, status=status)
+
+
+def _rule_change(request, change, done: str):
+    try:
+        change()
+    except managesieve.ScriptInvalid as exc:
+        messages.error(request, _script_error_text(exc))
+    except UNAVAILABLE:
+        messages.error(request, "The mail server can not be reached right now, so nothing was changed.")
+    else:
+        messages.success(request, done)
+    return redirect("filters:index")
+
+
+@login_required
+@require_POST
+def rule_toggle(request, rule_id: int):
+    rule = own_rule(request.user, rule_id)
+    enable = not rule.enabled
+    return _rule_change(request, lambda: services.set_rule_enabled(rule, enable),
+                        f"Rule “{rule.name}” {'enabled' if enable else 'disabled'}.")
+
+
+@login_required
+@require_POST
+def rule_delete(request, rule_id: int):
+    rule = own_rule(request.user, rule_id)
+    return _rule_change(request, lambda: services.delete_rule(rule), f"Rule “{rule.name}” deleted.")
+
+
+@login_required
+@require_POST
+def rule_move(request, rule_id: int, direction: str):
+    rule = own_rule(request.user, rule_id)
+    offset = -1 if direction == "up" else 1
+    return _rule_change(request, lambda: services.move_rule(rule, offset), f"Rule “{rule.name}” moved {direction}.")
+
+
+@login_required
+@require_POST
+def options(request):
+    form = OptionsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.save_options(
+                request.user, includes=form.cleaned_data["includes"], spam_threshold=form.cleaned_data["spam_threshold"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except UNAVAILABLE:
+            return render(request, "filters/unavailable.html", {"form": form}, status=503)
+        else:
+            messages.success(request, "Spam settings saved and active.")
+            return redirect("filters:index")
+    return _index(request, status=400, options_form=form)
+
+
+@login_required
+def vacation(request):
+    member = request.user
+    fs = services.settings_for(member)
+    addresses = services.member_addresses(member)
+    initial = {
+        "enabled": fs.vacation_enabled, "subject": fs.vacation_subject or "Out of office", "body": fs.vacation_body,
+        "addresses": fs.vacation_addresses or addresses, "days": fs.vacation_days,
+        "start": fs.vacation_start, "end": fs.vacation_end,
+    }
+    form = VacationForm(request.POST or None, initial=initial, addresses=addresses)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.save_vacation(member, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            except UNAVAILABLE:
+                form.add_error(None, DOWN_MESSAGE)
+                status = 503
+            else:
+                on = form.cleaned_data["enabled"]
+                messages.success(request, "Automatic reply is on." if on else "Automatic reply is off.")
+                return redirect("filters:index")
+    return render(request, "filters/vacation.html", {"form": form}, status=status)
+
+
+@login_required
+@require_POST
+def editor_import(request):
+    try:
+        services.import_editor_script(request.user)
+    except sieve.NotRepresentable:
+        messages.error(request, "The form editor can not show this script; edit it in the raw editor.")
+        return redirect("filters:script_edit", name=services.EDITOR_SCRIPT)
+    except (UNAVAILABLE + (managesieve.SieveRefused,)):
+        messages.error(request, "The mail server can not be reached right now, so nothing was loaded.")
+        return redirect("filters:index")
+    messages.success(request, "The script on the server is now in the form editor.")
+    return redirect("filters:index")
+
+
+# Raw scripts -------------------------------------------------------------------------
+
+
+def _save_raw(request, form, *, original: str | None):
+    """Save a valid ScriptForm; return a response, or None with errors added to the form."""
+    name, text, activate = form.cleaned_data["name"], form.cleaned_data["text"], form.cleaned_data["activate"]
+    try:
+        warnings = services.save_script(request.user, name, text, activate=activate)
+    except managesieve.ScriptInvalid as exc:
+        form.add_error("text", _script_error_text(exc))
+        return None
+    except (ValidationError, managesieve.SieveRefused) as exc:
+        form.add_error(None, str(exc) if not isinstance(exc, ValidationError) else exc.messages[0])
+        return None
+    for w in warnings:
+        messages.warning(request, f"Server warning: {w}")
+    problem = services.sievelib_problem(text)
+    if problem:
+        messages.info(request, f"Saved. Note: the web editor's Sieve reader can not read this script ({problem}); "
+                               "the server accepted it, so it works, and you can keep editing it here as text.")
+    else:
+        messages.success(request, f"Script “{name}” saved{' and active' if activate else ''}.")
+    return redirect("filters:script_edit", name=name)
+
+
+@login_required
+def script_edit(request, name: str | None = None):
+    member = request.user
+    status = 200
+    if request.method == "POST":
+        form = ScriptForm(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                response = _save_raw(request, form, original=name)
+            except UNAVAILABLE:
+                form.add_error(None, DOWN_MESSAGE)
+                status = 503
+            else:
+                if response is not None:
+                    return response
+    else:
+        text = ""
+        active = False
+        if name is not None:
+            try:
+                listing = services.list_scripts(member)
+                text = services.get_script(member, name) if name in listing.names else None
+            except UNAVAILABLE:
+                return _unavailable(request)
+            if text is None:
+                raise Http404("No such script")
+            active = listing.active == name
+        form = ScriptForm(initial={"name": name or "", "text": text, "activate": active})
+    note = ""
+    if name == services.EDITOR_SCRIPT:
+        note = "editor"
+    context = {"form": form, "name": name, "note": note}
+    return render(request, "filters/script_form.html", context, status=status)
+
+
+@login_required
+@require_GET
+def script_download(request, name: str):
+    try:
+        text = services.get_script(request.user, name)
+    except UNAVAILABLE:
+        return _unavailable(request)
+    if text is None:
+        raise Http404("No such script")
+    response = HttpResponse(text, content_type="application/sieve; charset=utf-8")
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    response["Content-Disposition"] = f'attachment; filename="{safe}.sieve"'
+    return response
+
+
+@login_required
+@require_POST
+def script_upload(request):
+    form = UploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        name = form.cleaned_data["name"]
+        try:
+            services.save_script(request.user, name, form.cleaned_data["text"], activate=form.cleaned_data["activate"])
+        except managesieve.ScriptInvalid as exc:
+            form.add_error("file", _script_error_text(exc))
+        except (ValidationError, managesieve.SieveRefused) as exc:
+            form.add_error("file", str(exc) if not isinstance(exc, ValidationError) else exc.messages[0])
+        except UNAVAILABLE:
+            return _unavailable(request)
+        else:
+            messages.success(request, f"Script “{name}” uploaded.")
+            return redirect("filters:index")
+    return _index(request, status=400, upload_form=form)
+
+
+@login_required
+@require_POST
+def script_activate(request):
+    name = request.POST.get("name") or None
+    try:
+        services.activate_script(request.user, name)
+    except services.ScriptNotFound:
+        raise Http404("No such script")
+    except managesieve.ScriptInvalid as exc:
+        messages.error(request, _script_error_text(exc))
+    except (ValidationError, managesieve.SieveRefused) as exc:
+        messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))
+    except UNAVAILABLE:
+        return _unavailable(request)
+    else:
+        messages.success(request, f"“{name}” is now active." if name else "The default rules apply again.")
+    return redirect(reverse("filters:index") + "#scripts")
+
+
+@login_required
+@require_POST
+def script_delete(request, name: str):
+    try:
+        services.delete_script(request.user, name)
+    except services.ScriptNotFound:
+        raise Http404("No such script")
+    except (ValidationError, managesieve.SieveRefused) as exc:
+        messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))
+    except UNAVAILABLE:
+        return _unavailable(request)
+    else:
+        messages.success(request, f"Script “{name}” deleted.")
+    return redirect(reverse("filters:index") + "#scripts")
