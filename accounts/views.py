@@ -218,6 +218,7 @@ def _overview(request, status=200, **forms):
         "redirection_form": forms.get("redirection_form") or RedirectionForm(),
         "quota_form": forms.get("quota_form") or QuotaRequestForm(member=member),
         "warning_levels": sorted(services.settings.QUOTA_WARNING_LEVELS),
+        "two_factor_on": security.two_factor_enabled(member),
     }
     return render(request, "accounts/account.html", context, status=status)
 
@@ -313,6 +314,16 @@ def quota_request(request):
 @sensitive_post_parameters()
 def password_change(request):
     form = MemberPasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST":
+        # Guessing the old password from an open session is throttled like a login.
+        throttle = LoginThrottle.for_request(request, request.user.email)
+        try:
+            throttle.check()
+            if form.has_error("old_password", "password_incorrect"):
+                throttle.failure()
+        except Throttled as exc:
+            return render(request, "accounts/password_change.html",
+                          {"form": MemberPasswordChangeForm(request.user), "error": exc.message}, status=429)
     if request.method == "POST" and form.is_valid():
         services.change_password(request.user, form.cleaned_data["new_password1"])
         # Keeps this session; every other session of the member ends.
