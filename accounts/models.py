@@ -68,6 +68,9 @@ class Member(AbstractBaseUser, PermissionsMixin):
     quota_checked_at = models.DateTimeField(null=True, blank=True)
     # The highest warning level (e.g. 80, 95) already mailed to the member; 0 for none.
     quota_warning_level = models.PositiveSmallIntegerField(default=0)
+    # Changed whenever every open web session must end without a password change (2FA
+    # turned on or off, reset by an admin): it is part of the session auth hash below.
+    security_stamp = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     objects = MemberManager()
 
@@ -93,6 +96,15 @@ class Member(AbstractBaseUser, PermissionsMixin):
     @property
     def quota_used_mb(self) -> float:
         return round(self.quota_used_kb / 1024, 1)
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django ends sessions whose stored hash no longer matches (password change); mixing
+        # in the stamp ends them on security changes too. An empty stamp gives Django's own
+        # hash, so sessions opened before the stamp existed stay valid.
+        from django.utils.crypto import salted_hmac
+
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, self.password + self.security_stamp, secret=secret, algorithm="sha256").hexdigest()
 
 
 class Address(models.Model):

@@ -90,6 +90,12 @@ def revoke_app_password(token: MailToken, *, actor: Member) -> None:
 # Two-factor authentication ---------------------------------------------------------
 
 
+def end_web_sessions(member: Member) -> None:
+    """End every web session of the member (the session auth hash includes the stamp)."""
+    member.security_stamp = secrets.token_hex(16)
+    Member.objects.filter(pk=member.pk).update(security_stamp=member.security_stamp)
+
+
 def two_factor_enabled(member: Member) -> bool:
     return TOTPDevice.objects.filter(user=member, confirmed=True).exists()
 
@@ -172,6 +178,7 @@ def activate_two_factor(member: Member) -> None:
     TOTPDevice.objects.filter(pk=totp.pk).update(confirmed=True)
     StaticDevice.objects.filter(pk=static.pk).update(confirmed=True)
     audit("two_factor.enabled", actor=member, member=member)
+    end_web_sessions(member)
     # Sessions opened with the main password must not outlive it.
     transaction.on_commit(lambda: dovecot_admin.kick(member.email))
 
@@ -207,6 +214,7 @@ def disable_two_factor(member: Member, code: str) -> None:
     TOTPDevice.objects.filter(user=member).delete()
     StaticDevice.objects.filter(user=member).delete()
     audit("two_factor.disabled", actor=member, member=member)
+    end_web_sessions(member)
 
 
 @transaction.atomic
@@ -228,6 +236,7 @@ def reset_two_factor(member: Member, *, actor: Member) -> bool:
     TOTPDevice.objects.filter(user=member).delete()
     StaticDevice.objects.filter(user=member).delete()
     audit("two_factor.reset_by_admin", actor=actor, member=member, was_enabled=was_on)
+    end_web_sessions(member)
     return was_on
 
 

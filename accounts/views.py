@@ -475,6 +475,8 @@ def two_factor_disable(request):
         return _security_page(request, status=400, disable_form=form)
     ok, status = _code_or_throttled(request, form, lambda code: _disable(request.user, code))
     if ok:
+        # Turning 2FA off ends the member's other web sessions; this one stays.
+        update_session_auth_hash(request, request.user)
         messages.success(request, "Two-factor authentication is off. Your password works in mail programs again.")
         return redirect("security")
     return _security_page(request, status=status, disable_form=form)

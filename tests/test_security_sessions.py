@@ -77,3 +77,26 @@ def test_production_cookies_are_secure_and_host_only():
     out = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], env=env,
                          capture_output=True, text=True, cwd=django_settings.BASE_DIR, check=True).stdout
     assert json.loads(out) == [True, True, True, "__Host-sessionid", "__Host-csrftoken", "Lax", False]
+
+
+def test_turning_2fa_on_or_off_ends_the_other_web_sessions(alice, alice_client):
+    from tests.twofactor_helpers import enable_two_factor
+
+    other = Client()
+    other.force_login(alice)
+    key, codes = enable_two_factor(alice)
+    assert other.get(reverse("account")).status_code == 302
+
+    alice_client.force_login(alice)
+    other.force_login(alice)
+    response = alice_client.post(reverse("two_factor_disable"), {"disable-code": codes[0]})
+    assert response.status_code == 302
+    assert alice_client.get(reverse("account")).status_code == 200
+    assert other.get(reverse("account")).status_code == 302
+
+
+def test_sessions_from_before_the_stamp_existed_stay_valid(alice):
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    assert alice.security_stamp == ""
+    assert alice.get_session_auth_hash() == AbstractBaseUser._get_session_auth_hash(alice)
