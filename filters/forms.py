@@ -53,6 +53,18 @@ HEADER_NAME_RE = re.compile(r"^[!-9;-~]{1,100}$")
 SIZE_INPUT_RE = re.compile(r"^\s*([0-9]{1,9})\s*([KMG]?)B?\s*$", re.IGNORECASE)
 
 
+class CheckboxList(forms.CheckboxSelectMultiple):
+    """Checkboxes for a multiple choice. Its own input_type keeps includes/field.html from
+    wrapping the whole list in one checkbox label; each option is still a checkbox."""
+
+    input_type = "checkbox-list"
+
+    def create_option(self, *args, **kwargs):
+        option = super().create_option(*args, **kwargs)
+        option["type"] = "checkbox"
+        return option
+
+
 class RuleForm(forms.Form):
     name = forms.CharField(max_length=100)
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
@@ -156,7 +168,7 @@ class ActionForm(forms.Form):
         elif kind in sieve.ADDRESS_ACTIONS:
             arg = c["address"]
         elif kind in sieve.TEXT_ACTIONS:
-            arg = c["text"].replace("\r\n", "\n")
+            arg = sieve.normalize_multiline(c["text"])
         return {"kind": kind, "arg": arg}
 
 
@@ -198,7 +210,7 @@ def clean_rule(form, cond_fs, act_fs) -> dict | None:
 
 class OptionsForm(forms.Form):
     includes = forms.MultipleChoiceField(
-        choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Global rules",
+        choices=[], required=False, widget=CheckboxList, label="Global rules",
     )
     spam_threshold = forms.IntegerField(
         min_value=0, max_value=99, required=False, label="Move mail with a spam score above (%) to Junk",
@@ -217,7 +229,7 @@ class VacationForm(forms.Form):
     subject = forms.CharField(max_length=200, required=False, initial="Out of office")
     body = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 6}), label="Message")
     addresses = forms.MultipleChoiceField(
-        choices=[], required=False, widget=forms.CheckboxSelectMultiple, label="Answer mail sent to",
+        choices=[], required=False, widget=CheckboxList, label="Answer mail sent to",
     )
     days = forms.IntegerField(min_value=1, max_value=30, initial=7, label="Reply to the same sender at most every (days)")
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From (optional)")

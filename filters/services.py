@@ -180,6 +180,10 @@ def save_rule(
     fs = _locked_settings(member)
     # Flags first: imap4flags' addflag only affects the deliveries that come after it.
     actions = sorted(actions, key=lambda a: a["kind"] not in sieve.FLAG_ACTIONS)
+    actions = [{**a, "arg": sieve.normalize_multiline(a["arg"])} if a["kind"] in sieve.TEXT_ACTIONS else a
+               for a in actions]
+    if not conditions:
+        match = "all"  # all mail: see filters.sieve._rule_block
     if rule is None:
         last = Rule.objects.filter(member=member).aggregate(m=Max("position"))["m"]
         rule = Rule(member=member, position=0 if last is None else last + 1)
@@ -255,7 +259,7 @@ def save_vacation(member: Member, *, enabled: bool, subject: str, body: str, add
     if set(addresses) - own:
         raise ValidationError("A vacation reply can only answer for your own addresses.")
     fs = _locked_settings(member)
-    fs.vacation_enabled, fs.vacation_subject, fs.vacation_body = enabled, subject, body.replace("\r\n", "\n")
+    fs.vacation_enabled, fs.vacation_subject, fs.vacation_body = enabled, subject, sieve.normalize_multiline(body)
     fs.vacation_addresses, fs.vacation_days = list(addresses), days
     fs.vacation_start, fs.vacation_end = start, end
     fs.save()

@@ -122,9 +122,10 @@ def _needs_encoding(value: str, multiline: bool) -> bool:
     return False
 
 
-def _normalize_multiline(value: str) -> str:
-    # Text areas send CRLF; the script and ManageSieve use LF/CRLF for line breaks anyway.
-    return value.replace("\r\n", "\n")
+def normalize_multiline(value: str) -> str:
+    """Line breaks of a multi-line text as LF. Text areas send CRLF, ManageSieve turns LF
+    into CRLF and back, and a lone CR is a line break in mail too: all become LF."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class _Writer:
@@ -136,7 +137,7 @@ class _Writer:
 
     def quote(self, value: str, *, multiline: bool = False) -> str:
         if multiline:
-            value = _normalize_multiline(value)
+            value = normalize_multiline(value)
         out = []
         for ch in value:
             o = ord(ch)
@@ -232,6 +233,8 @@ def _action(w: _Writer, action: Action, parent: commands.Command) -> commands.Co
 
 
 def _rule_block(w: _Writer, rule: Rule) -> commands.Command:
+    # Without conditions a rule applies to all mail (`true`), whatever its match says:
+    # the reader gives such rules match="all" (services store them so).
     if rule.conditions:
         test = _cmd("allof" if rule.match == "all" else "anyof", tests=[_test(w, c) for c in rule.conditions])
     else:
@@ -280,7 +283,7 @@ def _all_strings(rs: RuleSet) -> list[tuple[str, bool]]:
 def generate(rs: RuleSet) -> str:
     """The Sieve script for a rule set. Raises ValueError on values the forms never produce."""
     sieve_ext.install()
-    encode = any(_needs_encoding(_normalize_multiline(s) if ml else s, ml) for s, ml in _all_strings(rs))
+    encode = any(_needs_encoding(normalize_multiline(s) if ml else s, ml) for s, ml in _all_strings(rs))
     w = _Writer(encode)
     parts: list[tuple[str | None, commands.Command]] = []
     for name in rs.includes:
