@@ -172,8 +172,8 @@ class ActionForm(forms.Form):
         return {"kind": kind, "arg": arg}
 
 
-ConditionFormSet = forms.formset_factory(ConditionForm, extra=2)
-ActionFormSet = forms.formset_factory(ActionForm, extra=2)
+ConditionFormSet = forms.formset_factory(ConditionForm, extra=1, max_num=20, validate_max=True)
+ActionFormSet = forms.formset_factory(ActionForm, extra=1, max_num=20, validate_max=True)
 
 
 def rule_forms(data=None, *, rule=None, folders: list[str]):

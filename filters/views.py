@@ -24,6 +24,7 @@ from .forms import OptionsForm, ScriptForm, UploadForm, VacationForm, clean_rule
 from .models import Rule
 
 UNAVAILABLE = services.UNAVAILABLE
+MAX_ROWS = 20
 DOWN_MESSAGE = (
     "The mail server can not be reached right now, so nothing was saved. "
     "Your changes are still in this form: please try again in a moment."
@@ -82,6 +83,15 @@ def rule_edit(request, rule_id: int | None = None):
         # Keep what was typed: offer back the folders the form had.
         folders = sorted({v for k, v in request.POST.items() if k.endswith("-folder") and v})
         down = True
+    more = request.method == "POST" and ("add_condition" in request.POST or "add_action" in request.POST)
+    if more:
+        # "Add a condition/action": the same form again with one more empty row; nothing saved.
+        data = request.POST.copy()
+        key = "cond-TOTAL_FORMS" if "add_condition" in data else "act-TOTAL_FORMS"
+        data[key] = str(min(int(data.get(key) or 0) + 1, MAX_ROWS))
+        form, cond_fs, act_fs = rule_forms(data, rule=rule, folders=folders)
+        context = {"rule": rule, "form": form, "cond_fs": cond_fs, "act_fs": act_fs}
+        return render(request, "filters/rule_form.html", context)
     form, cond_fs, act_fs = rule_forms(request.POST if request.method == "POST" else None, rule=rule, folders=folders)
     if request.method == "POST":
         status = 400
@@ -259,10 +269,9 @@ def script_edit(request, name: str | None = None):
                 raise Http404("No such script")
             active = listing.active == name
         form = ScriptForm(initial={"name": name or "", "text": text, "activate": active})
-    note = ""
-    if name == services.EDITOR_SCRIPT:
-        note = "editor"
-    context = {"form": form, "name": name, "note": note}
+    note = "editor" if name == services.EDITOR_SCRIPT else ""
+    text = form["text"].value() or ""
+    context = {"form": form, "name": name, "note": note, "sievelib_problem": services.sievelib_problem(text) if text else ""}
     return render(request, "filters/script_form.html", context, status=status)
 
 

@@ -48,7 +48,8 @@ def where(email: str, subject: str) -> dict[str, set[str]]:
             name = line.decode().rsplit(' "/" ', 1)[1].strip('"')
             if name.startswith("#"):
                 continue
-            client.select(f'"{name}"', readonly=True)
+            if client.select(f'"{name}"', readonly=True)[0] != "OK":
+                continue  # a parent that is not a mailbox (\Noselect)
             _, data = client.search(None, "SUBJECT", f'"{subject}"')
             for num in data[0].split():
                 _, resp = client.fetch(num, "(FLAGS)")
@@ -277,3 +278,32 @@ def test_a_script_including_a_missing_global_is_refused(member):
     with pytest.raises(managesieve.ScriptInvalid, match="does not exist"):
         services.save_script(member, "inc", 'require "include";\ninclude :global "no_such_rule";\n', activate=True)
     assert services.list_scripts(member).default_active
+
+
+@pytest.mark.postfix
+def test_one_rule_may_redirect_to_several_addresses(member, relay_sink):
+    rule(member, [cond("subject", "contains", "both")],
+         [act("redirect_copy", "one@example.net"), act("redirect_copy", "two@example.net")])
+    t = tag()
+    deliver(member, f"both {t}")
+    messages = relay_sink.wait_for(2)
+    assert sorted(r for _, rcpts, _ in messages for r in rcpts) == ["one@example.net", "two@example.net"]
+    assert set(where(member.email, t)) == {"INBOX"}
+
+
+def test_folders_with_non_ascii_names_are_filed_into(member):
+    with services.imap_session(member) as client:
+        client.create_folder("Café/Équipe")
+    assert "Café/Équipe" in services.member_folders(member)
+    rule(member, [cond("subject", "contains", "crème")], [act("fileinto", "Café/Équipe")])
+    t = tag()
+    deliver(member, f"crème {t}")
+    # IMAP names folders in modified UTF-7.
+    assert set(where(member.email, t)) == {"Caf&AOk-/&AMk-quipe"}
+
+
+def test_the_number_of_scripts_is_limited_with_a_clear_refusal(member):
+    for i in range(20):
+        services.save_script(member, f"s{i}", "keep;\n")
+    with pytest.raises(managesieve.SieveRefused, match="(?i)quota|scripts"):
+        services.save_script(member, "one too many", "keep;\n")

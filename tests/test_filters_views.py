@@ -279,3 +279,44 @@ def test_admins_manage_global_rules_checked_by_sievec(client, make_member, mail_
     assert 'value="lists"' in client.get(reverse("filters:index")).content.decode()
     services.save_options(member, includes=["incoming_spam", "lists"], spam_threshold=None)
     assert 'include :global "lists";' in services.get_script(member, services.EDITOR_SCRIPT)
+
+
+def test_add_a_condition_row_keeps_what_was_typed_and_saves_nothing(owner_client, owner):
+    response = owner_client.post(reverse("filters:rule_new"), {**rule_post("Not yet"), "add_condition": "1"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'name="cond-TOTAL_FORMS" value="3"' in body
+    assert 'name="cond-2-field"' in body and 'value="Not yet"' in body
+    assert not Rule.objects.filter(member=owner).exists()
+
+
+def test_the_filters_page_makes_a_fixed_number_of_queries(owner_client, owner, django_assert_max_num_queries):
+    for i in range(5):
+        services.save_rule(owner, None, name=f"r{i}", enabled=True, match="all",
+                           conditions=[{"field": "subject", "op": "contains", "value": str(i), "header": ""}],
+                           actions=[{"kind": "fileinto", "arg": "Work"}])
+    with django_assert_max_num_queries(12):
+        response = owner_client.get(reverse("filters:index"))
+    assert response.status_code == 200 and "r4" in response.content.decode()
+
+
+def test_regenerating_the_mail_config_installs_the_admins_global_rules(make_member, mail_stack, tmp_path):
+    import os
+    import tempfile
+
+    from duckmail.lib import mailconfig
+
+    rule = GlobalRule.objects.get(name="incoming_spam")
+    rule.script = rule.script.replace('require ["fileinto", "imap4flags"];', 'require ["fileinto", "imap4flags"];\n# edited in the admin')
+    rule.save()
+    out = tempfile.mkdtemp(prefix="duckmail-gen-", dir="/tmp")
+    os.chmod(out, 0o755)
+    try:
+        mailconfig.generate(out, variant="test", ports=mail_stack.ports, instance_name="duckmail-gen-test")
+        installed = mailconfig.sieve_global_dir(out) / "incoming_spam.sieve"
+        assert "# edited in the admin" in installed.read_text()
+        assert installed.with_suffix(".svbin").exists()
+    finally:
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
