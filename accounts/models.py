@@ -221,7 +221,7 @@ class MailToken(models.Model):
     """A secret that logs a member in to IMAP, POP3, ManageSieve and SMTP instead of the password.
 
     Dovecot checks these itself, in a second, fast SQL passdb (the `mail_tokens` view and the
-    `mail_token_login()` function, migration 0004): only the SHA-256 of the secret is stored,
+    `mail_token_login()` function, migrations 0004 and 0007): only the SHA-256 of the secret is stored,
     so a check costs one index lookup instead of an Argon2 hash. Random secrets with enough
     entropy need no slow hash.
 
@@ -238,8 +238,11 @@ class MailToken(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="mail_tokens")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.APP_PASSWORD)
     name = models.CharField(max_length=60)
-    # hex SHA-256 of the normalised secret (see accounts.security.token_hash).
+    # hex SHA-256 of the secret (see accounts.security.token_hashes). Dovecot hashes what
+    # the program sends, so a secret shown in groups ("abcd efgh …") also has the hash of
+    # its grouped form: members may type it with or without the spaces.
     token_hash = models.CharField(max_length=64, unique=True)
+    grouped_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     # Written by Dovecot's passdb lookup (mail_token_login), at most once a minute.
     last_used_at = models.DateTimeField(null=True, blank=True)

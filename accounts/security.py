@@ -34,14 +34,16 @@ RECOVERY_DEVICE_NAME = "Recovery codes"
 # Tokens (app passwords) ------------------------------------------------------------
 
 
-def normalize_token(secret: str) -> str:
-    """The form a token secret is hashed in: lower case, no spaces (as typed from the screen)."""
-    return secret.replace(" ", "").lower()
+def token_hashes(secret: str) -> tuple[str, str | None]:
+    """Hex SHA-256 of the secret as generated, and of its grouped display form if it has one.
 
-
-def token_hash(secret: str) -> str:
-    """SHA-256 (hex) of the normalised secret: exactly what mail_token_login() computes in SQL."""
-    return hashlib.sha256(normalize_token(secret).encode()).hexdigest()
+    Dovecot computes `%{sha256:password}` of exactly what the mail program sent and the
+    database compares hashes, so the typed password never appears in SQL text (nor in any
+    Postgres log), whether it is a token or a member's main password falling through.
+    """
+    compact = secret.replace(" ", "")
+    grouped = hashlib.sha256(secret.encode()).hexdigest() if secret != compact else None
+    return hashlib.sha256(compact.encode()).hexdigest(), grouped
 
 
 def new_app_password_secret() -> str:
@@ -68,8 +70,9 @@ def create_app_password(member: Member, name: str) -> tuple[MailToken, str]:
     if existing.count() >= MAX_APP_PASSWORDS:
         raise ValidationError(f"You can have at most {MAX_APP_PASSWORDS} app passwords. Revoke one you no longer use.")
     secret = new_app_password_secret()
+    compact_hash, grouped_hash = token_hashes(secret)
     token = MailToken.objects.create(member=member, kind=MailToken.Kind.APP_PASSWORD, name=name,
-                                     token_hash=token_hash(secret))
+                                     token_hash=compact_hash, grouped_hash=grouped_hash)
     audit("app_password.created", actor=member, member=member, name=name, token_id=token.pk)
     return token, secret
 
