@@ -78,10 +78,9 @@ class RuleForm(forms.Form):
 class ConditionForm(forms.Form):
     field = forms.ChoiceField(choices=FIELD_CHOICES, required=False, label="When")
     header = forms.CharField(max_length=100, required=False, label="Header name",
-                             help_text="Only for “Another header”, e.g. List-Id.")
+                             widget=forms.TextInput(attrs={"placeholder": "e.g. List-Id"}))
     op = forms.ChoiceField(choices=OP_CHOICES, required=False, initial="contains", label="Operator")
-    value = forms.CharField(max_length=500, required=False, strip=False, label="Value",
-                            help_text="Size: e.g. 500K or 2M. Spam score: 0 to 99.")
+    value = forms.CharField(max_length=500, required=False, strip=False, label="Value")
 
     def clean(self):
         cleaned = super().clean()
@@ -131,9 +130,10 @@ class ConditionForm(forms.Form):
 class ActionForm(forms.Form):
     kind = forms.ChoiceField(choices=ACTION_CHOICES, required=False, label="Then")
     folder = forms.ChoiceField(choices=[], required=False, label="Folder")
-    address = forms.CharField(max_length=254, required=False, label="Address")
+    address = forms.CharField(max_length=254, required=False, label="Address",
+                              widget=forms.TextInput(attrs={"placeholder": "name@example.org"}))
     text = forms.CharField(max_length=2000, required=False, label="Message",
-                           widget=forms.Textarea(attrs={"rows": 2}))
+                           widget=forms.Textarea(attrs={"rows": 1, "placeholder": "for “Reject”"}))
 
     def __init__(self, *args, folders: list[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)

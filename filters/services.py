@@ -322,7 +322,7 @@ def list_scripts(member: Member) -> managesieve.ScriptList:
 def get_script(member: Member, name: str) -> str | None:
     """The text of one of the member's scripts, or None if they have none by that name."""
     with sieve_session(member) as s:
-        if name not in s.list().names:
+        if name not in s.list().names and name != managesieve.DEFAULT_SCRIPT_NAME:
             return None
         return s.get(name)
 

@@ -41,7 +41,7 @@ def _unavailable(request):
 
 
 def _script_error_text(exc: managesieve.ScriptInvalid) -> str:
-    return f"The server refused the script: {exc}"
+    return "The server refused the script: " + "; ".join(exc.errors if exc.line else [str(exc)])
 
 
 def _index(request, status: int = 200, **forms):

@@ -169,6 +169,10 @@ def test_upload_download_and_choose_the_active_script(owner_client, owner):
     assert services.list_scripts(owner).default_active
     owner_client.post(reverse("filters:script_delete", args=["holiday"]))
     assert "holiday" not in services.list_scripts(owner).names
+    # The service's default rules are listed apart (Dovecot always lists them) and can be read.
+    assert services.list_scripts(owner).names == []
+    response = owner_client.get(reverse("filters:script_download", args=["default"]))
+    assert 'include :global "incoming_spam";' in response.content.decode()
 
 
 def test_an_invalid_upload_is_refused_next_to_the_file_field(owner_client, owner):

@@ -61,7 +61,7 @@ class ScriptInvalid(SieveError):
 
 @dataclass(frozen=True)
 class ScriptList:
-    """The member's scripts. `active` may name the server default (see `default_active`)."""
+    """The member's own scripts. `active` may name the server default (see `default_active`)."""
 
     names: list[str]
     active: str | None
@@ -137,12 +137,11 @@ class Session:
         if result is None:
             raise SieveRefused(self._errmsg() or "The server refused to list your scripts.")
         active, others = result
-        names = sorted(set(others) | ({active} if active else set()))
-        # Dovecot lists its default script as active while the member has none of their own;
-        # it is not in the member's storage (GETSCRIPT works, DELETESCRIPT does not).
-        default_active = bool(active) and active == DEFAULT_SCRIPT_NAME and active not in others
-        if default_active:
-            names = [n for n in names if n != active]
+        # Dovecot always lists its default script (sieve_default_name), and as the active one
+        # while the member has none of their own. It is not in the member's storage
+        # (GETSCRIPT works, DELETESCRIPT does not), so it is not among `names`.
+        names = sorted((set(others) | ({active} if active else set())) - {DEFAULT_SCRIPT_NAME})
+        default_active = active == DEFAULT_SCRIPT_NAME
         return ScriptList(names=names, active=active, default_active=default_active)
 
     def get(self, name: str) -> str:
