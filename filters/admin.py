@@ -17,9 +17,10 @@ class GlobalRuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("name") and cleaned.get("script"):
+        name = cleaned.get("name") or (self.instance.name if self.instance.pk else "")
+        if name and cleaned.get("script"):
             try:
-                services.check_global_rule(cleaned["name"], cleaned["script"])
+                services.check_global_rule(name, cleaned["script"])
             except ValidationError as exc:
                 self.add_error("script", exc)
         return cleaned
@@ -33,9 +34,12 @@ class GlobalRuleAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
     readonly_fields = ("updated_at",)
 
+    def get_readonly_fields(self, request, obj=None):
+        # Members' scripts include a global rule by name: renaming it would break them.
+        return ("name", "updated_at") if obj else ("updated_at",)
+
     def save_model(self, request, obj, form, change):
-        old_name = GlobalRule.objects.get(pk=obj.pk).name if change else None
-        services.save_global_rule(obj, actor=request.user, old_name=old_name)
+        services.save_global_rule(obj, actor=request.user)
 
     def delete_model(self, request, obj):
         try:

@@ -403,7 +403,7 @@ def check_global_rule(name: str, script: str) -> None:
 
 
 @transaction.atomic
-def save_global_rule(rule: GlobalRule, *, actor: Member | None, old_name: str | None = None) -> None:
+def save_global_rule(rule: GlobalRule, *, actor: Member | None) -> None:
     """Save a global rule and install it in Dovecot's global directory (compiled)."""
     rule.updated_at = timezone.now()
     rule.save()
@@ -411,8 +411,6 @@ def save_global_rule(rule: GlobalRule, *, actor: Member | None, old_name: str | 
         mailconfig.write_global_sieve(rule.name, rule.script)
     except mailconfig.GlobalSieveInvalid as exc:
         raise ValidationError(str(exc))
-    if old_name and old_name != rule.name:
-        mailconfig.remove_global_sieve(old_name)
     audit("filters.global_rule_saved", actor=actor, rule=rule.name)
 
 

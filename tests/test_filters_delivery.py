@@ -307,3 +307,20 @@ def test_the_number_of_scripts_is_limited_with_a_clear_refusal(member):
         services.save_script(member, f"s{i}", "keep;\n")
     with pytest.raises(managesieve.SieveRefused, match="(?i)quota|scripts"):
         services.save_script(member, "one too many", "keep;\n")
+
+
+@pytest.mark.postfix
+def test_vacation_answers_only_for_the_chosen_addresses(member, relay_sink):
+    from accounts import services as accounts_services
+
+    alias = accounts_services.add_alias(member, f"al{uuid.uuid4().hex[:8]}").email
+    services.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email], days=1)
+    t = tag()
+    # Sent to the alias (Postfix delivers it to the mailbox; the alias is in To:).
+    lmtp_send(member.email, make_mail(alias, subject=f"{t}-a", sender="one@example.com"), sender="one@example.com")
+    assert relay_sink.wait_for(1, timeout=2) == []
+    services.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email, alias], days=1)
+    lmtp_send(member.email, make_mail(alias, subject=f"{t}-b", sender="two@example.com"), sender="two@example.com")
+    messages = relay_sink.wait_for(1)
+    assert [rcpts for _, rcpts, _ in messages] == [["two@example.com"]]
+    assert set(where(member.email, f"{t}-a")) == set(where(member.email, f"{t}-b")) == {"INBOX"}

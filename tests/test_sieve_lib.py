@@ -232,3 +232,18 @@ def test_a_wrong_password_is_not_taken_for_an_invalid_script(mail_stack, make_me
     with pytest.raises(managesieve.SieveUnavailable, match="refused the login"):
         with managesieve.session(member.email, "wrong password"):
             pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refusal_leaves_no_stale_error_behind(mail_stack, make_member):
+    # sievelib keeps the last error message after later successes: only return values count.
+    member = make_member(f"s{uuid.uuid4().hex[:10]}")
+    with managesieve.master_session(member.email) as s:
+        with pytest.raises(managesieve.ScriptInvalid):
+            s.check("fileintoo;")
+        assert s.put("fine", "keep;\n").warnings == []
+        s.activate("fine")
+        assert s.list().active == "fine"
+        with pytest.raises(managesieve.SieveRefused):
+            s.get("missing")
+        assert s.get("fine").strip() == "keep;"
