@@ -141,6 +141,17 @@ class SudoForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
     )
 
+    def __init__(self, *args, two_factor: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if two_factor:
+            # A stolen session plus a phished password must not be enough to, e.g., create
+            # an app password (which skips 2FA for mail): ask for a code too.
+            self.fields["code"] = forms.CharField(
+                label="Code", max_length=32, help_text="The 6-digit code from your app, or a recovery code.",
+                widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                              "autocapitalize": "none", "spellcheck": "false"}),
+            )
+
 
 class AppPasswordForm(forms.Form):
     name = forms.CharField(

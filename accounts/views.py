@@ -175,30 +175,40 @@ def login_code(request):
 
 
 @login_required
-@sensitive_post_parameters("password")
+@sensitive_post_parameters("password", "code")
 @never_cache
 def sudo(request):
-    """Confirm the password before a sensitive change (throttled like the login)."""
+    """Confirm the password (and, with 2FA, a code) before a sensitive change; throttled like the login."""
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    form = SudoForm(request.POST or None)
+    two_factor = security.two_factor_enabled(request.user)
+    form = SudoForm(request.POST or None, two_factor=two_factor)
     status = 200
     if request.method == "POST" and form.is_valid():
         throttle = LoginThrottle.for_request(request, request.user.email)
         try:
             throttle.check()
-            if request.user.check_password(form.cleaned_data["password"]):
+            password_ok = request.user.check_password(form.cleaned_data["password"])
+            # The code is only tried with the right password, so a wrong password never
+            # burns a recovery code.
+            if password_ok and two_factor and not security.verify_second_factor(request.user, form.cleaned_data["code"]):
+                form.add_error("code", "That code is not right. Type the current code from your app, or a recovery code.")
+                status = 400
+                throttle.failure()
+            elif password_ok:
                 throttle.success()
                 # check_password may upgrade the stored hash: keep this session valid.
                 update_session_auth_hash(request, request.user)
                 security.mark_authenticated(request)
                 return redirect(next_url)
-            form.add_error("password", "That is not your password.")
-            status = 400
-            throttle.failure()
+            else:
+                form.add_error("password", "That is not your password.")
+                status = 400
+                throttle.failure()
         except Throttled as exc:
             form.errors["password"] = form.error_class([exc.message])
             status = 429
-    return render(request, "accounts/sudo.html", {"form": form, "next": next_url}, status=status)
+    return render(request, "accounts/sudo.html", {"form": form, "next": next_url, "two_factor": two_factor},
+                  status=status)
 
 
 def _overview(request, status=200, **forms):

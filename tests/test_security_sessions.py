@@ -100,3 +100,25 @@ def test_sessions_from_before_the_stamp_existed_stay_valid(alice):
 
     assert alice.security_stamp == ""
     assert alice.get_session_auth_hash() == AbstractBaseUser._get_session_auth_hash(alice)
+
+
+def test_with_2fa_sudo_mode_asks_for_a_code_too(alice, client, settings):
+    from tests.twofactor_helpers import enable_two_factor, next_code
+
+    key, codes = enable_two_factor(alice)
+    client.force_login(alice)
+    age_session(client, settings.SUDO_MODE_SECONDS + 5)
+    url = reverse("sudo")
+    page = client.get(url + "?next=" + reverse("security"))
+    assert "code" in page.context["form"].fields
+    response = client.post(url, {"password": PASSWORD, "code": "000000", "next": reverse("security")})
+    assert response.status_code == 400
+    assert "not right" in response.context["form"].errors["code"][0]
+    assert client.get(reverse("security")).status_code == 302
+    # A wrong password does not use up the recovery code typed with it.
+    response = client.post(url, {"password": "wrong", "code": codes[0], "next": reverse("security")})
+    assert response.status_code == 400 and "password" in response.context["form"].errors
+    assert security.recovery_codes_left(alice) == 10
+    response = client.post(url, {"password": PASSWORD, "code": next_code(key, alice), "next": reverse("security")})
+    assert response.status_code == 302 and response.url == reverse("security")
+    assert client.get(reverse("security")).status_code == 200
