@@ -14,6 +14,7 @@ than left unthrottled (fail closed).
 """
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +24,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from duckmail.lib.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class Throttled(Exception):
@@ -115,6 +118,8 @@ class LoginThrottle:
                 seconds = min(settings.THROTTLE_LOCK_SECONDS * 2**min(over, 20), settings.THROTTLE_MAX_LOCK_SECONDS)
                 r.set(key.name + ":lock", 1, px=seconds * 1000)
                 locked_for = max(locked_for, seconds)
+                # The key is a digest: the log says that a lock happened, not for whom.
+                log.warning("login throttle: %s locked for %ss after %s failures", key.name, seconds, count)
         except redis.RedisError as exc:
             raise ThrottleUnavailable(str(exc)) from exc
         if locked_for:
