@@ -1,0 +1,82 @@
+"""The 2FA set-up a member follows in a real browser (Chromium via Playwright), step by step
+as the service page documents it, then logging in again with a code."""
+
+import shutil
+
+import pytest
+
+from accounts import security
+from tests.conftest import PASSWORD
+from tests.twofactor_helpers import next_code, secret_from_page
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the test's ORM calls are
+    # plain synchronous ones between page actions.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_a_member_sets_up_2fa_as_documented_and_logs_in_with_a_code(page, alice):
+    page.goto("/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/account/")
+
+    page.click("text=Security")
+    page.wait_for_url("**/account/security/")
+    page.click("button:has-text('Set up')")
+    assert page.locator(".qr svg").is_visible()
+    key = secret_from_page(page.content())
+
+    page.fill("#id_check-code", "000000" if next_code(key, alice) != "000000" else "111111")
+    page.click("button:has-text('Check code')")
+    assert "That code is not right" in page.inner_text("#id_check-code_error")
+    page.fill("#id_check-code", next_code(key, alice))
+    page.click("button:has-text('Check code')")
+    assert "your app works" in page.inner_text("#two-factor")
+
+    page.click("button:has-text('Show recovery codes')")
+    codes = page.locator("ul.codes code").all_inner_texts()
+    assert len(codes) == 10
+    assert page.locator("a[download]").get_attribute("href").startswith("data:text/plain")
+
+    page.click("button:has-text('Save')")
+    page.wait_for_url("**/login/")
+    assert "Two-factor authentication is on" in page.inner_text(".messages")
+    assert security.two_factor_enabled(alice)
+
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/login/code/")
+    page.fill("#id_code", next_code(key, alice))
+    page.click("button[type=submit]")
+    page.wait_for_url("**/account/")
+    assert "alice@duckmail.test" in page.inner_text("header")
