@@ -202,6 +202,13 @@ def clean_rule(form, cond_fs, act_fs) -> dict | None:
     if not actions:
         act_fs.forms[0].add_error("kind", "Choose at least one action.")
         return None
+    kinds = [a["kind"] for a in actions]
+    if "reject" in kinds and set(kinds) - {"reject", "stop"}:
+        # RFC 5429: reject can not be combined with delivering the mail anywhere (Dovecot
+        # would fail at delivery and keep the mail in the INBOX instead).
+        form_index = next(i for i, f in enumerate(act_fs.forms) if f.cleaned_data.get("kind") == "reject")
+        act_fs.forms[form_index].add_error("kind", "“Reject” can only be combined with “Stop processing rules”.")
+        return None
     return {
         "name": form.cleaned_data["name"], "enabled": form.cleaned_data["enabled"],
         "match": form.cleaned_data["match"], "conditions": conditions, "actions": actions,

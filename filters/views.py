@@ -105,7 +105,7 @@ def rule_edit(request, rule_id: int | None = None):
                 try:
                     services.save_rule(request.user, rule, **data)
                 except ValidationError as exc:
-                    form.add_error(None, exc)
+                    _place_rule_error(form, cond_fs, exc)
                 except UNAVAILABLE:
                     form.add_error(None, DOWN_MESSAGE)
                     status = 503
@@ -114,6 +114,18 @@ def rule_edit(request, rule_id: int | None = None):
                     return redirect("filters:index")
     context = {"rule": rule, "form": form, "cond_fs": cond_fs, "act_fs": act_fs}
     return render(request, "filters/rule_form.html", context, status=status)
+
+
+def _place_rule_error(form, cond_fs, exc: ValidationError) -> None:
+    """Show the server's refusal next to the value it is about (e.g. a regular expression
+    Dovecot can not compile), else at the top of the form."""
+    message = exc.messages[0]
+    for f in cond_fs.forms:
+        value = f.cleaned_data.get("value") if f.is_valid() else None
+        if value and f"'{value}'" in message:
+            f.add_error("value", message)
+            return
+    form.add_error(None, exc)
 
 
 def _rule_change(request, change, done: str):
@@ -147,6 +159,8 @@ def rule_delete(request, rule_id: int):
 @login_required
 @require_POST
 def rule_move(request, rule_id: int, direction: str):
+    if direction not in ("up", "down"):
+        raise Http404("No such direction")
     rule = own_rule(request.user, rule_id)
     offset = -1 if direction == "up" else 1
     return _rule_change(request, lambda: services.move_rule(rule, offset), f"Rule “{rule.name}” moved {direction}.")

@@ -95,6 +95,25 @@ def test_form_errors_show_next_to_their_fields(owner_client, owner):
     assert not Rule.objects.filter(member=owner).exists()
 
 
+def test_a_regular_expression_the_server_refuses_is_reported_at_its_field(owner_client, owner):
+    data = rule_post(**{"cond-1-field": "subject", "cond-1-op": "regex", "cond-1-value": "a(b"})
+    response = owner_client.post(reverse("filters:rule_new"), data)
+    assert response.status_code == 400
+    body = response.content.decode()
+    error = body.split('id="id_cond-1-value_error">')[1].split("</p>")[0]
+    assert "invalid regular expression" in error and "line " in error
+    assert not Rule.objects.filter(member=owner).exists()
+    assert services.list_scripts(owner).default_active  # nothing replaced the default rules
+
+
+def test_reject_can_not_be_combined_with_delivering_the_mail(owner_client, owner):
+    data = rule_post(**{"act-1-kind": "reject", "act-1-text": "Go away"})
+    response = owner_client.post(reverse("filters:rule_new"), data)
+    assert response.status_code == 400
+    assert 'id="id_act-1-kind_error"' in response.content.decode()
+    assert not Rule.objects.filter(member=owner).exists()
+
+
 def test_reorder_disable_and_delete(owner_client, owner):
     owner_client.post(reverse("filters:rule_new"), rule_post("first"))
     owner_client.post(reverse("filters:rule_new"), rule_post("second"))
