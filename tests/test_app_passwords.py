@@ -176,3 +176,23 @@ def test_typed_passwords_reach_postgres_only_as_a_hash(mail_stack):
     query = next(line for line in tokens_conf.splitlines() if line.startswith("password_query"))
     assert "%{sha256:password}" in query
     assert "%w" not in query and "%{password}" not in query
+
+
+def test_a_future_webmail_session_token_fits_the_same_passdb(mail_stack, alice):
+    # The webmail (a later issue) will mint per-session tokens bound to its own address:
+    # the same table, view and passdb already honour kind, expiry and allow_nets.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    secret = "webmailsessiontokenfortests0001"
+    compact, _ = security.token_hashes(secret)
+    token = MailToken.objects.create(member=alice, kind=MailToken.Kind.WEB_SESSION, name="web session",
+                                     token_hash=compact, expires_at=timezone.now() + timedelta(hours=1),
+                                     allow_nets="192.0.2.0/24")
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(ALICE, secret)  # we connect from 127.0.0.1, not the web host's network
+    MailToken.objects.filter(pk=token.pk).update(allow_nets="127.0.0.0/8")
+    imap_login(ALICE, secret).logout()
+    # Not an app password: the member's list does not show it.
+    assert not security.app_passwords(alice).exists()
