@@ -5,6 +5,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from duckmail.lib import managesieve
+
 from . import services
 from .models import FilterSettings, GlobalRule, Rule
 
@@ -14,6 +16,12 @@ class GlobalRuleForm(forms.ModelForm):
         model = GlobalRule
         fields = ("name", "description", "script", "offered", "included_by_default")
         widgets = {"script": forms.Textarea(attrs={"rows": 16, "cols": 90, "spellcheck": "false", "class": "code"})}
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if name == managesieve.DEFAULT_SCRIPT_NAME:
+            raise ValidationError("“default” is the file of the default rules; choose another name.")
+        return name
 
     def clean(self):
         cleaned = super().clean()

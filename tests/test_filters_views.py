@@ -289,6 +289,10 @@ def test_admins_manage_global_rules_checked_by_sievec(client, make_member, mail_
     assert "fileintoo" in response.content.decode() and "errorlist" in response.content.decode()
     assert not GlobalRule.objects.filter(name="lists").exists()
     good = dict(bad, script='require "fileinto";\nif exists "List-Id" { fileinto "Lists"; stop; }\n')
+    # "default" would overwrite the default rules' file.
+    response = client.post(url, dict(good, name="default"))
+    assert response.status_code == 200 and "default rules" in response.content.decode()
+    assert not GlobalRule.objects.filter(name="default").exists()
     response = client.post(url, good)
     assert response.status_code == 302
     from duckmail.lib import mailconfig

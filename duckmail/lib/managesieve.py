@@ -30,6 +30,7 @@ from . import dovecot_admin
 _ERROR_LINE_RE = re.compile(r"(?:^|: )line (\d+): error: (.+)$")
 _MISSING_INCLUDE_RE = re.compile(r"included (?:global|personal) script '([^']*)' does not exist")
 _LITERAL_RE = re.compile(rb"\{(\d+)\+?\}\s*$")
+_QUOTED_RE = re.compile(rb'"((?:[^"\\]|\\.)*)"\s*$')
 # Dovecot's `sieve_default_name` (deploy/dovecot/dovecot.conf): a member can not own a script by that name.
 DEFAULT_SCRIPT_NAME = "default"
 
@@ -105,11 +106,13 @@ class _Client(_ms.Client):
         self.warnings = []
         if code == b"OK" and data:
             m = _LITERAL_RE.search(data)
+            text = b""
             if m:
-                literal = self._Client__read_block(int(m.group(1)) + 2)[:-2]
-                self.warnings = [
-                    ln.strip() for ln in literal.decode("utf-8", "replace").splitlines() if ln.strip()
-                ]
+                text = self._Client__read_block(int(m.group(1)) + 2)[:-2]
+            elif data.startswith(b"(WARNINGS)"):
+                quoted = _QUOTED_RE.search(data)
+                text = re.sub(rb"\\(.)", rb"\1", quoted.group(1)) if quoted else b""
+            self.warnings = [ln.strip() for ln in text.decode("utf-8", "replace").splitlines() if ln.strip()]
         return code, data, resp
 
 
