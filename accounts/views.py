@@ -136,6 +136,8 @@ def login_view(request):
         security.start_pending_login(request, member, next_url)
         return redirect("login_code")
     throttle.success()
+    # A half-finished 2FA login of someone else in this browser must not linger.
+    security.end_pending_login(request)
     login(request, member, backend=MODEL_BACKEND)
     return redirect(_safe_next(request, next_url))
 

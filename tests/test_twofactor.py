@@ -215,3 +215,13 @@ def test_the_secret_is_an_otpauth_uri_with_the_service_as_issuer(alice_client, a
     page = alice_client.get(reverse("security")).content.decode()
     key = secret_from_page(page)
     assert re.fullmatch(r"\d{6}", code_for(key, 1))
+
+
+def test_another_login_in_the_same_browser_drops_a_half_finished_2fa_login(client, alice, bob):
+    key, _ = enable_two_factor(alice)
+    assert login(client).url == reverse("login_code")
+    assert login(client, username="bob").url == reverse("account")
+    response = client.post(reverse("login_code"), {"code": next_code(key, alice)})
+    assert response.url == reverse("login")
+    page = client.get(reverse("account")).content.decode()
+    assert "bob@duckmail.test" in page and "alice@duckmail.test" not in page
