@@ -2,6 +2,7 @@
 clear "try again in N seconds"; unknown addresses and wrong passwords look the same."""
 
 import re
+import statistics
 import time
 
 import pytest
@@ -77,14 +78,17 @@ def test_an_unknown_address_costs_about_as_much_time_as_a_wrong_password(client,
     alice.save(update_fields=["password"])
 
     def duration(username):
-        start = time.perf_counter()
-        for _ in range(4):
+        # The median of several attempts: robust against a busy machine.
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
             login(client, username=username, password="wrong-password")
-        return time.perf_counter() - start
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
 
     duration("alice@duckmail.test")  # warm-up
     known, unknown = duration("alice@duckmail.test"), duration("nobody@duckmail.test")
-    assert known > 4 * 0.03
+    assert known > 0.03
     # Both hash the typed password (Django hashes even for an unknown user).
     assert 0.5 < known / unknown < 2
 
