@@ -81,6 +81,19 @@ def test_the_rule_editor_lists_real_folders_and_saves_an_active_rule(owner_clien
     assert "Work mail" in page and "Your filters below are active" in page
 
 
+def test_whatever_is_posted_ends_up_in_the_script_as_typed(owner_client, owner):
+    from filters import sieve
+
+    name = 'Boss" } discard; # \r\n stop; /* x */ ${hex:41}'
+    value = 'a"b\\c\r\n} redirect "evil@example.org"; if true {'
+    response = owner_client.post(reverse("filters:rule_new"), rule_post(name, **{"cond-0-value": value}))
+    assert response.status_code == 302
+    parsed = sieve.parse(services.get_script(owner, services.EDITOR_SCRIPT))
+    assert [r.name for r in parsed.rules] == [name]
+    assert parsed.rules[0].conditions[0].value == value
+    assert [a.kind for a in parsed.rules[0].actions] == ["fileinto"]
+
+
 def test_form_errors_show_next_to_their_fields(owner_client, owner):
     data = rule_post(**{"cond-0-field": "header", "cond-0-header": "Bad Header:", "act-0-folder": "",
                         "cond-1-field": "size", "cond-1-op": "over", "cond-1-value": "lots"})
