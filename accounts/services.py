@@ -14,7 +14,7 @@ from django.utils import timezone
 from duckmail.lib import dovecot_admin
 
 from .addresses import normalize_domain, normalize_external_address, normalize_local_part, split_address
-from .models import Address, AuditLog, Domain, Member, QuotaRequest, RedirectionTarget
+from .models import Address, AuditLog, Domain, MailToken, Member, QuotaRequest, RedirectionTarget
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,15 @@ def create_member(
 
 @transaction.atomic
 def change_password(member: Member, new_password: str, *, actor: Member | None = None) -> None:
+    """Set a new password. Other web sessions end (Django's session hash), webmail session
+    tokens are revoked, and open IMAP/POP3/ManageSieve sessions end; app passwords stay."""
     member.set_password(new_password)
     member.save(update_fields=["password"])
+    MailToken.objects.filter(member=member, kind=MailToken.Kind.WEB_SESSION).delete()
     audit("member.password_changed", actor=actor or member, member=member)
+    # Sessions opened with the old password must not outlive it; programs using an app
+    # password reconnect by themselves.
+    transaction.on_commit(lambda: dovecot_admin.kick(member.email))
 
 
 @transaction.atomic

@@ -196,3 +196,21 @@ def test_a_future_webmail_session_token_fits_the_same_passdb(mail_stack, alice):
     imap_login(ALICE, secret).logout()
     # Not an app password: the member's list does not show it.
     assert not security.app_passwords(alice).exists()
+
+
+def test_a_password_change_ends_mail_sessions_and_webmail_tokens_but_keeps_app_passwords(mail_stack, alice):
+    from accounts import services
+
+    app_token, app_secret = security.create_app_password(alice, "Phone")
+    web_compact, _ = security.token_hashes("webmailsessiontokenfortests0002")
+    MailToken.objects.create(member=alice, kind=MailToken.Kind.WEB_SESSION, name="web", token_hash=web_compact)
+    open_session = imap_login(ALICE, PASSWORD)
+    services.change_password(Member.objects.get(pk=alice.pk), "New-Passw0rd-here")
+    with pytest.raises((imaplib.IMAP4.abort, OSError)):
+        open_session.noop()
+        open_session.noop()
+    assert list(MailToken.objects.filter(member=alice).values_list("kind", flat=True)) == ["app"]
+    imap_login(ALICE, app_secret).logout()
+    imap_login(ALICE, "New-Passw0rd-here").logout()
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login(ALICE, PASSWORD)
