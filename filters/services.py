@@ -148,13 +148,17 @@ def _same(a: str, b: str) -> bool:
 def _publish(member: Member, fs: FilterSettings) -> str:
     """Generate the editor's script, upload it and make it the active one.
 
-    Raises managesieve.ScriptInvalid (the caller's transaction then rolls back) or one of
-    UNAVAILABLE. From here on the default rules apply only if the script includes them.
+    Raises managesieve.ScriptInvalid or ValidationError (the caller's transaction then
+    rolls back) or one of UNAVAILABLE. From here on the default rules apply only if the script includes them.
     """
     text = sieve.generate(ruleset(member, fs))
-    with sieve_session(member) as s:
-        s.put(EDITOR_SCRIPT, text)
-        s.activate(EDITOR_SCRIPT)
+    try:
+        with sieve_session(member) as s:
+            s.put(EDITOR_SCRIPT, text)
+            s.activate(EDITOR_SCRIPT)
+    except managesieve.SieveRefused as exc:
+        # E.g. the member's script quota is used up by raw scripts.
+        raise ValidationError(f"The mail server refused to store your filters: {exc}")
     fs.last_script = text
     fs.saved_at = timezone.now()
     fs.save(update_fields=["last_script", "saved_at"])

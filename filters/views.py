@@ -48,7 +48,8 @@ def _index(request, status: int = 200, **forms):
     member = request.user
     try:
         state = services.overview(member)
-    except UNAVAILABLE:
+    except (UNAVAILABLE + (managesieve.SieveRefused,)):
+        # SieveRefused: a script vanished between listing and reading it (another client).
         return _unavailable(request)
     fs = services.settings_for(member)
     context = {
@@ -133,6 +134,8 @@ def _rule_change(request, change, done: str):
         change()
     except managesieve.ScriptInvalid as exc:
         messages.error(request, _script_error_text(exc))
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
     except UNAVAILABLE:
         messages.error(request, "The mail server can not be reached right now, so nothing was changed.")
     else:

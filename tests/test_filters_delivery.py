@@ -8,6 +8,7 @@ import imaplib
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from duckmail.lib import managesieve
 from filters import services
@@ -307,6 +308,10 @@ def test_the_number_of_scripts_is_limited_with_a_clear_refusal(member):
         services.save_script(member, f"s{i}", "keep;\n")
     with pytest.raises(managesieve.SieveRefused, match="(?i)quota|scripts"):
         services.save_script(member, "one too many", "keep;\n")
+    # The form editor's script would be one too many as well: a clear refusal, nothing saved.
+    with pytest.raises(ValidationError, match="(?i)refused to store your filters"):
+        rule(member, [], [act("stop")])
+    assert not services.Rule.objects.filter(member=member).exists()
 
 
 @pytest.mark.postfix
