@@ -2,9 +2,8 @@ import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
 from accounts import services
-from tests import mailstack
-
 from duckmail.celery import app as celery_app
+from tests import mailstack
 
 # Tasks run inline in tests (tests/test_celery.py runs a real worker on a queue of its own):
 # nothing a test queues may linger in the shared Redis for some real worker to pick up.
