@@ -214,3 +214,18 @@ def test_a_password_change_ends_mail_sessions_and_webmail_tokens_but_keeps_app_p
     imap_login(ALICE, "New-Passw0rd-here").logout()
     with pytest.raises(imaplib.IMAP4.error):
         imap_login(ALICE, PASSWORD)
+
+
+def test_the_security_page_costs_the_same_queries_for_one_or_many_app_passwords(alice_client, alice,
+                                                                               django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    security.create_app_password(alice, "One")
+    with CaptureQueriesContext(connection) as one:
+        assert alice_client.get(reverse("security")).status_code == 200
+    for n in range(5):
+        security.create_app_password(alice, f"Phone {n}")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = alice_client.get(reverse("security"))
+    assert page.content.decode().count("Revoke</button>") == 6
