@@ -222,6 +222,7 @@ def test_a_script_the_editor_can_not_represent_opens_in_the_raw_editor_with_a_no
     services.save_script(owner, services.EDITOR_SCRIPT, hand)
     page = owner_client.get(reverse("filters:index")).content.decode()
     assert "can not represent" in page
+    assert "Your filters below are active" not in page and "as changed outside the form editor" in page
     assert reverse("filters:script_edit", args=[services.EDITOR_SCRIPT]) in page
     raw = owner_client.get(reverse("filters:script_edit", args=[services.EDITOR_SCRIPT])).content.decode()
     assert "if duplicate { discard; }" in raw  # shown unchanged, never garbled
