@@ -10,7 +10,7 @@ from django.urls import reverse
 from filters import services
 from filters.models import GlobalRule, Rule
 from tests.conftest import PASSWORD
-from tests.helpers import imap_login
+from tests.helpers import imap_login, lmtp_send, make_mail, subjects
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -320,6 +320,14 @@ def test_admins_manage_global_rules_checked_by_sievec(client, make_member, mail_
     assert 'value="lists"' in client.get(reverse("filters:index")).content.decode()
     services.save_options(member, includes=["incoming_spam", "lists"], spam_threshold=None)
     assert 'include :global "lists";' in services.get_script(member, services.EDITOR_SCRIPT)
+    # And Dovecot runs it at delivery.
+    imap = imap_login(member.email, PASSWORD)
+    imap.create("Lists")
+    imap.logout()
+    lmtp_send(member.email, make_mail(member.email, subject="from a list", List_Id="<dev.example.org>"))
+    lmtp_send(member.email, make_mail(member.email, subject="from a friend"))
+    assert subjects(member.email, PASSWORD, "Lists") == ["from a list"]
+    assert subjects(member.email, PASSWORD, "INBOX") == ["from a friend"]
 
 
 def test_add_a_condition_row_keeps_what_was_typed_and_saves_nothing(owner_client, owner):
