@@ -248,6 +248,8 @@ class MailToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     allow_nets = models.CharField(max_length=200, blank=True)
+    # Web-session tokens only: the Django session they belong to (revoked at its logout).
+    session_key = models.CharField(max_length=40, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -34,3 +34,11 @@ def notify_quota_decision(request_id: int) -> None:
     qr = QuotaRequest.objects.select_related("member").filter(pk=request_id).first()
     if qr is not None and qr.status != QuotaRequest.Status.PENDING:
         services.notify_quota_decision(qr)
+
+
+@shared_task
+def purge_expired_mail_tokens() -> int:
+    """Periodic (beat): drop web-session tokens of sessions that simply expired."""
+    from . import websessions
+
+    return websessions.purge_expired()

@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.websessions.WebMailAuthMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -170,6 +171,10 @@ if SESSION_COOKIE_SECURE:
     SESSION_COOKIE_NAME = "__Host-sessionid"
     CSRF_COOKIE_NAME = "__Host-csrftoken"
 CSRF_COOKIE_SAMESITE = "Lax"
+# The web's own logins to Dovecot (accounts/websessions.py): a per-session token whose
+# secret only the member's browser holds, usable only from the web's own addresses.
+WEB_MAIL_COOKIE_NAME = "__Host-mailtoken" if SESSION_COOKIE_SECURE else "mailtoken"
+WEB_MAIL_NETS = envstr("WEB_MAIL_NETS", "127.0.0.0/8, ::1/128")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -216,6 +221,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "purge-expired-mail-tokens": {
+        "task": "accounts.tasks.purge_expired_mail_tokens",
+        "schedule": 3600,
+    },
     "refresh-quota-usage": {
         "task": "accounts.tasks.refresh_all_quota_usage",
         "schedule": envint("QUOTA_REFRESH_SECONDS", 15 * 60),

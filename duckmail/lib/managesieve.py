@@ -43,6 +43,10 @@ class SieveUnavailable(SieveError):
     """The ManageSieve server could not be reached, dropped the connection or refused the login."""
 
 
+class SieveLoginRefused(SieveUnavailable):
+    """The server refused the credentials (for the web: its session token was revoked)."""
+
+
 class SieveRefused(SieveError):
     """The server answered NO to a request that is not about the script's content."""
 
@@ -207,7 +211,7 @@ def session(username: str, password: str, *, authz_id: str = "") -> Iterator[Ses
     except (_ms.Error, OSError) as exc:
         raise SieveUnavailable(f"The filter server is not reachable ({exc}).") from exc
     if not ok:
-        raise SieveUnavailable("The filter server refused the login.")
+        raise SieveLoginRefused("The filter server refused the login.")
     try:
         yield Session(client)
     finally:

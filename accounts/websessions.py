@@ -1,0 +1,142 @@
+"""The web's own logins to Dovecot: one token per web session, never a password, never the master user.
+
+ARCHITECTURE.md, "passwords are checked once, tokens after that": the member proves who
+they are to the web (password, then a code with 2FA). When a page first needs Dovecot
+(IMAP, ManageSieve), the web mints a random token for that web session. The database
+keeps only its SHA-256 (a `web` MailToken, bound to the session key, expiring with the
+session, usable only from the web's own addresses, `WEB_MAIL_NETS`); the secret itself
+lives only in an HttpOnly cookie in the member's browser. Dovecot checks it in the fast
+token passdb, so the web acts with exactly the member's own rights, and a copy of the
+database opens no mailbox.
+
+Views and services ask for a session with `imap_session(member)` / `sieve_session(member)`;
+the middleware below binds the current request so that services need no request argument.
+A token revoked meanwhile (password change) is replaced once, transparently.
+"""
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.core.exceptions import PermissionDenied
+from django.dispatch import receiver
+from django.utils import timezone
+
+from duckmail.lib import imap, managesieve
+
+from .models import Member, MailToken
+
+_current: ContextVar["WebMailAuth | None"] = ContextVar("duckmail_web_mail_auth", default=None)
+
+
+class NoWebSession(RuntimeError):
+    """Web credentials were asked for outside a web request (e.g. in a Celery worker)."""
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class WebMailAuth:
+    """The mail credentials of one web request's member."""
+
+    def __init__(self, request):
+        self.request = request
+        self.minted: str | None = None
+
+    def credentials(self, member: Member, *, renew: bool = False) -> tuple[str, str]:
+        if not self.request.user.is_authenticated or self.request.user.pk != member.pk:
+            # A view may only ever act as the member who is logged in.
+            raise PermissionDenied
+        secret = None if renew else (self.minted or self.request.COOKIES.get(settings.WEB_MAIL_COOKIE_NAME))
+        return member.email, secret or self._mint(member)
+
+    def _mint(self, member: Member) -> str:
+        session = self.request.session
+        if not session.session_key:
+            session.save()
+        MailToken.objects.filter(kind=MailToken.Kind.WEB_SESSION, session_key=session.session_key).delete()
+        secret = secrets.token_urlsafe(32)
+        MailToken.objects.create(
+            member=member,
+            kind=MailToken.Kind.WEB_SESSION,
+            name="Web session",
+            token_hash=_hash(secret),
+            session_key=session.session_key,
+            expires_at=timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE),
+            allow_nets=settings.WEB_MAIL_NETS,
+        )
+        self.minted = secret
+        return secret
+
+
+def current() -> WebMailAuth:
+    auth = _current.get()
+    if auth is None:
+        raise NoWebSession("mail credentials are only available inside a web request")
+    return auth
+
+
+@contextmanager
+def _session_with_renewal(open_session, member: Member, login_refused: type[Exception], **kwargs) -> Iterator:
+    auth = current()
+    with ExitStack() as stack:
+        try:
+            session = stack.enter_context(open_session(*auth.credentials(member), **kwargs))
+        except login_refused:
+            # The browser's token was revoked or expired (say, by a password change): mint
+            # a fresh one for this still-valid web session and try once more.
+            session = stack.enter_context(open_session(*auth.credentials(member, renew=True), **kwargs))
+        yield session
+
+
+def imap_session(member: Member):
+    """An IMAP session as the logged-in `member`, passing their own address to Dovecot."""
+    client_ip = current().request.META.get("REMOTE_ADDR")
+    return _session_with_renewal(imap.session, member, imap.LoginFailed, client_ip=client_ip)
+
+
+def sieve_session(member: Member):
+    """A ManageSieve session as the logged-in `member`."""
+    return _session_with_renewal(managesieve.session, member, managesieve.SieveLoginRefused)
+
+
+class WebMailAuthMiddleware:
+    """Binds each request for `imap_session`/`sieve_session`; hands a new token's secret to the browser."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        auth = WebMailAuth(request)
+        token = _current.set(auth)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        name = settings.WEB_MAIL_COOKIE_NAME
+        if auth.minted and request.user.is_authenticated:
+            response.set_cookie(
+                name, auth.minted, max_age=settings.SESSION_COOKIE_AGE, secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True, samesite="Lax",
+            )
+        elif name in request.COOKIES and not request.user.is_authenticated:
+            response.delete_cookie(name, samesite="Lax")
+        return response
+
+
+@receiver(user_logged_out)
+def revoke_on_logout(sender, request, user, **kwargs) -> None:
+    if request is not None and request.session.session_key:
+        MailToken.objects.filter(kind=MailToken.Kind.WEB_SESSION, session_key=request.session.session_key).delete()
+
+
+def purge_expired() -> int:
+    """Delete expired tokens (web sessions that were never logged out of)."""
+    deleted, _ = MailToken.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted

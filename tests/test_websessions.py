@@ -1,0 +1,122 @@
+"""The web logs in to Dovecot with a per-session token: never a password, never the master user."""
+
+import imaplib
+
+import pytest
+from django.conf import settings
+from django.test import RequestFactory
+from django.urls import reverse
+
+from accounts import websessions
+from accounts.models import MailToken
+from tests.conftest import PASSWORD
+from tests.helpers import imap_login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def no_master(monkeypatch):
+    """Whatever the web does, it must work without the master user's password."""
+    from duckmail.lib import dovecot_admin
+
+    monkeypatch.setattr(dovecot_admin, "master_password", lambda: "not-the-master-password")
+
+
+def folders_through_the_web(client, member) -> list[str]:
+    """Run a request whose view lists the member's IMAP folders through websessions."""
+    seen = {}
+
+    def view(request):
+        from django.http import HttpResponse
+
+        with websessions.imap_session(request.user) as imap:
+            seen["folders"] = sorted(name for _flags, _sep, name in imap.list_folders())
+        return HttpResponse("ok")
+
+    from django.urls import path
+
+    from duckmail import urls
+
+    urls.urlpatterns.append(path("__test_folders__/", view))
+    try:
+        response = client.get("/__test_folders__/")
+    finally:
+        urls.urlpatterns.pop()
+        from django.urls import clear_url_caches
+
+        clear_url_caches()
+    assert response.status_code == 200
+    return seen["folders"], response
+
+
+def test_the_web_mints_a_session_token_and_keeps_only_its_hash(mail_stack, client, alice, no_master):
+    client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
+    folders, response = folders_through_the_web(client, alice)
+    assert folders == ["Drafts", "INBOX", "Junk", "Sent", "Trash"]
+    cookie = response.cookies[settings.WEB_MAIL_COOKIE_NAME]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    secret = cookie.value
+    token = MailToken.objects.get(member=alice, kind="web")
+    assert token.session_key == client.session.session_key
+    assert token.expires_at is not None and token.allow_nets == settings.WEB_MAIL_NETS
+    assert secret not in token.token_hash
+    assert secret not in str(dict(client.session))
+    # The same token serves the following requests: no new token per page.
+    folders_through_the_web(client, alice)
+    assert MailToken.objects.filter(member=alice, kind="web").count() == 1
+    # It works only as the member: it is a real Dovecot credential.
+    imap_login("alice@duckmail.test", secret).logout()
+
+
+def test_logging_out_revokes_the_token(mail_stack, client, alice, no_master):
+    client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
+    _folders, response = folders_through_the_web(client, alice)
+    secret = response.cookies[settings.WEB_MAIL_COOKIE_NAME].value
+    response = client.post(reverse("logout"))
+    assert not MailToken.objects.filter(member=alice, kind="web").exists()
+    assert response.cookies[settings.WEB_MAIL_COOKIE_NAME].value == ""
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login("alice@duckmail.test", secret)
+
+
+def test_a_revoked_token_is_replaced_transparently(mail_stack, alice_client, alice, no_master):
+    folders_through_the_web(alice_client, alice)
+    MailToken.objects.filter(member=alice, kind="web").delete()  # as a password change does
+    folders, response = folders_through_the_web(alice_client, alice)
+    assert "INBOX" in folders
+    assert MailToken.objects.filter(member=alice, kind="web").count() == 1
+    assert settings.WEB_MAIL_COOKIE_NAME in response.cookies
+
+
+def test_a_view_can_not_act_as_another_member(mail_stack, alice, bob):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.exceptions import PermissionDenied
+
+    request = RequestFactory().get("/")
+    request.user = alice
+    request.session = SessionStore()
+    auth = websessions.WebMailAuth(request)
+    with pytest.raises(PermissionDenied):
+        auth.credentials(bob)
+
+
+def test_outside_a_web_request_there_are_no_web_credentials(alice):
+    with pytest.raises(websessions.NoWebSession):
+        with websessions.imap_session(alice):
+            pass
+
+
+def test_expired_tokens_are_purged(alice_client, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.tasks import purge_expired_mail_tokens
+
+    MailToken.objects.create(member=alice, kind="web", name="old", token_hash="0" * 64,
+                             expires_at=timezone.now() - timedelta(minutes=1))
+    MailToken.objects.create(member=alice, kind="web", name="live", token_hash="1" * 64,
+                             expires_at=timezone.now() + timedelta(minutes=1))
+    assert purge_expired_mail_tokens() == 1
+    assert list(MailToken.objects.values_list("name", flat=True)) == ["live"]
