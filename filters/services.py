@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from accounts import websessions
 from accounts.models import Address, Member
 from accounts.services import audit
 from duckmail.lib import imap, mailconfig, managesieve, sieve_ext
@@ -43,20 +44,32 @@ class ScriptNotFound(Exception):
     """The member has no script by that name (views answer 404)."""
 
 
+def _in_web_request() -> bool:
+    try:
+        websessions.current()
+    except websessions.NoWebSession:
+        return False
+    return True
+
+
 def sieve_session(member: Member):
     """A ManageSieve session acting as `member`.
 
-    The web keeps no member password, and the per-session token passdb (ARCHITECTURE.md,
-    "Passwords are checked once, tokens after that") does not exist yet; until it does,
-    the web logs in through the Dovecot master user *as the member* (`member*master`).
-    ManageSieve then offers exactly the member's own scripts and nothing else, so the web
-    holds no more power over Sieve than the member. Swap this one function for the token.
+    In a web request: with the web session's own token (accounts.websessions), so the web
+    holds no more power than the member. Elsewhere (Celery workers, management commands,
+    tests that call services directly) through the Dovecot master user *as the member*,
+    which ARCHITECTURE.md reserves for exactly those; ManageSieve then offers only the
+    member's own scripts either way.
     """
+    if _in_web_request():
+        return websessions.sieve_session(member)
     return managesieve.master_session(member.email)
 
 
 def imap_session(member: Member):
-    """An IMAP session as `member` (same reasoning as `sieve_session`; ACLs are the member's)."""
+    """An IMAP session as `member` (same choice of credentials as `sieve_session`)."""
+    if _in_web_request():
+        return websessions.imap_session(member)
     return imap.master_session(member.email)
 
 

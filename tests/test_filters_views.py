@@ -162,6 +162,17 @@ def test_a_stranger_gets_404_for_someone_elses_rules_and_scripts(owner_client, o
     assert "private" not in services.list_scripts(intruder).names
 
 
+def test_the_web_reaches_dovecot_with_its_session_token_not_the_master_user(owner_client, owner):
+    from accounts.models import MailToken
+
+    response = owner_client.get(reverse("filters:rule_new"))  # IMAP (folders)
+    assert response.status_code == 200
+    assert owner_client.post(reverse("filters:rule_new"), rule_post()).status_code == 302  # ManageSieve
+    token = MailToken.objects.get(member=owner, kind=MailToken.Kind.WEB_SESSION)
+    # Dovecot's token passdb stamps the token it accepted (a master-user login never looks it up).
+    assert token.last_used_at is not None
+
+
 def test_pages_need_a_login(client):
     response = client.get(reverse("filters:index"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
