@@ -172,6 +172,12 @@ def parse(text: str) -> list[commands.Command]:
     """Parse a script with the extensions installed; raise ParseFailed with sievelib's message."""
     install()
     parser = Parser()
-    if not parser.parse(text):
+    try:
+        ok = parser.parse(text)
+    except (IndexError, KeyError, AttributeError, TypeError, ValueError, RecursionError) as exc:
+        # The parser reports its own errors; anything else is a sievelib bug on an odd
+        # script, and a script sievelib can not read is still a valid one for Dovecot.
+        raise ParseFailed(f"sievelib failed on this script ({type(exc).__name__})") from exc
+    if not ok:
         raise ParseFailed(parser.error)
     return parser.result
