@@ -11,6 +11,7 @@ run: setup
 	@bash scripts/run.sh
 
 test: setup
+	.venv/bin/ruff check .
 	DUCKMAIL_DEBUG=1 .venv/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from duckmail.lib import imap, managesieve
 
-from .models import Member, MailToken
+from .models import MailToken, Member
 
 _current: ContextVar["WebMailAuth | None"] = ContextVar("duckmail_web_mail_auth", default=None)
 
