@@ -19,8 +19,43 @@ from .models import Address, AuditLog, Domain, MailToken, Member, QuotaRequest, 
 log = logging.getLogger(__name__)
 
 
+# Changes a member is told about by mail, so that one made by someone else does not go
+# unnoticed: audit action → subject and what happened ({…} from the entry's details).
+SECURITY_NOTICES = {
+    "member.password_changed": ("Your password was changed", "your password was changed"),
+    "two_factor.enabled": ("Two-factor authentication is on", "two-factor authentication was turned on"),
+    "two_factor.disabled": ("Two-factor authentication was turned off", "two-factor authentication was turned off"),
+    "two_factor.recovery_codes_regenerated": (
+        "New recovery codes", "new recovery codes were made; the old ones no longer work"),
+    "two_factor.recovery_code_used": (
+        "A recovery code was used", "a recovery code was used to log in ({left} left)"),
+    "two_factor.reset_by_admin": (
+        "Two-factor authentication was reset", "an administrator reset your two-factor authentication"),
+    "app_password.created": ("New app password “{name}”", "an app password named “{name}” was created"),
+    "app_password.revoked": ("App password “{name}” revoked", "the app password named “{name}” was revoked"),
+}
+
+
 def audit(action: str, *, actor: Member | None = None, member: Member | None = None, **details) -> AuditLog:
-    return AuditLog.objects.create(action=action, actor=actor, member=member, details=details)
+    entry = AuditLog.objects.create(action=action, actor=actor, member=member, details=details)
+    if action in SECURITY_NOTICES and member is not None:
+        from . import tasks
+
+        transaction.on_commit(lambda: _enqueue(tasks.send_security_notice, entry.pk))
+    return entry
+
+
+def send_security_notice(entry: AuditLog) -> None:
+    """Mail the member (into their INBOX) what changed in their account's security."""
+    from duckmail.lib import emails, lmtp
+
+    subject, what = SECURITY_NOTICES[entry.action]
+    details = {"name": "", "left": "?", **entry.details}
+    message = emails.security_notice(
+        entry.member.email, subject.format(**details), what.format(**details), entry.created_at,
+        by_admin=entry.actor is not None and entry.actor != entry.member,
+    )
+    lmtp.deliver(entry.member.email, message)
 
 
 # Domains ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from celery import shared_task
 from duckmail.lib import imap, lmtp
 
 from . import services
-from .models import Member, QuotaRequest
+from .models import AuditLog, Member, QuotaRequest
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +42,10 @@ def purge_expired_mail_tokens() -> int:
     from . import websessions
 
     return websessions.purge_expired()
+
+
+@shared_task(autoretry_for=(lmtp.DeliveryError,), retry_backoff=60, max_retries=5)
+def send_security_notice(audit_id: int) -> None:
+    entry = AuditLog.objects.select_related("member", "actor").filter(pk=audit_id).first()
+    if entry is not None and entry.member is not None and entry.member.is_active:
+        services.send_security_notice(entry)

@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
 from accounts import services
@@ -9,6 +10,11 @@ from tests import mailstack
 # nothing a test queues may linger in the shared Redis for some real worker to pick up.
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
+
+# Until a test asks for the throwaway mail servers, nothing may reach the mail servers a
+# developer runs on the default ports (`make run`): port 1 refuses every connection.
+for _name in ("IMAP_PORT", "POP3_PORT", "MANAGESIEVE_PORT", "LMTP_PORT", "SMTP_PORT", "SUBMISSION_PORT"):
+    setattr(settings, _name, 1)
 
 # Real Argon2id hashes, with cheap parameters: Dovecot verifies whatever parameters a
 # hash carries, and the production cost (100 MiB, ~120 ms) would make the suite crawl.

@@ -2,6 +2,7 @@ import imaplib
 import poplib
 import smtplib
 import subprocess
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 
 from django.conf import settings
@@ -67,7 +68,27 @@ def subjects(user: str, password: str, folder: str = "INBOX") -> list[str]:
         found = []
         for num in data[0].split():
             _, msg = client.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-            found.append(msg[0][1].decode().split(":", 1)[1].strip())
+            raw = msg[0][1].decode().split(":", 1)[1].strip()
+            found.append(str(make_header(decode_header(raw))))
         return found
+    finally:
+        client.logout()
+
+
+def bodies(user: str, password: str, folder: str = "INBOX") -> list[str]:
+    """The decoded text body of every message in the folder."""
+    import email
+    from email import policy
+
+    client = imap_login(user, password)
+    try:
+        client.select(f'"{folder}"', readonly=True)
+        _, data = client.search(None, "ALL")
+        texts = []
+        for num in data[0].split():
+            _, msg = client.fetch(num, "(BODY.PEEK[])")
+            parsed = email.message_from_bytes(msg[0][1], policy=policy.default)
+            texts.append(parsed.get_body(preferencelist=("plain",)).get_content())
+        return texts
     finally:
         client.logout()

@@ -6,6 +6,10 @@ import pytest
 
 from duckmail.lib import mailconfig
 
+# The documented defaults (the test session points the settings elsewhere).
+PORTS = mailconfig.Ports(imap=10143, pop3=10110, managesieve=14190, lmtp=10024, auth=10028, smtp=10025,
+                         submission=10587)
+
 
 @pytest.fixture
 def out_dir(tmp_path_factory):
@@ -25,7 +29,7 @@ def dovecot_settings(conf) -> str:
 
 
 def test_the_production_variant_listens_on_ipv4_and_ipv6_with_tls(db, out_dir):
-    conf = mailconfig.generate(out_dir, variant="production")
+    conf = mailconfig.generate(out_dir, variant="production", ports=PORTS)
     text = dovecot_settings(conf)
     # IMAP, POP3 and ManageSieve on every IPv4 and IPv6 address; LMTP and SASL stay internal.
     assert text.count("address = *, ::") == 3
@@ -40,7 +44,7 @@ def test_the_production_variant_listens_on_ipv4_and_ipv6_with_tls(db, out_dir):
 
 
 def test_the_test_variant_is_self_contained_and_complete(db, out_dir):
-    conf = mailconfig.generate(out_dir, variant="test")
+    conf = mailconfig.generate(out_dir, variant="test", ports=PORTS)
     text = dovecot_settings(conf)
     for expected in ("quota_max_mail_size = 20971520",
                      "special_use = \\Junk", 'prefix = "#Shared/%%u/"', "sieve_spamtest_max_value = 100",

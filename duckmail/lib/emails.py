@@ -41,3 +41,22 @@ def quota_decision(to: str, approved: bool, requested_mb: int, quota_mb: int, no
         body += f"\nThe administrators wrote: {note}\n"
     body += f"\n— {settings.SERVICE_NAME}\n"
     return _message(to, subject, body)
+
+
+def security_notice(to: str, subject: str, what: str, when, *, by_admin: bool = False) -> EmailMessage:
+    from django.utils import timezone
+
+    stamp = timezone.localtime(when).strftime("%-d %B %Y at %H:%M %Z")
+    if by_admin:
+        advice = "This was done by an administrator of the service. Ask them if you want to know more."
+    else:
+        advice = (
+            "If this was you, there is nothing to do.\n"
+            "If it was not, someone else may know your password: change it now on the Password page,\n"
+            "check the Security page (two-factor authentication, app passwords), and tell the administrators."
+        )
+    return _message(
+        to,
+        f"Security notice: {subject}",
+        f"Hello,\n\non {stamp}, {what} for your account {to}.\n\n{advice}\n\n— {settings.SERVICE_NAME}\n",
+    )
