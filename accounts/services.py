@@ -5,6 +5,7 @@ writes these models. Views and tasks call these; these call the protocol modules
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -332,6 +333,17 @@ def record_quota_usage(member: Member, used_kb: int, limit_kb: int | None) -> in
     member.quota_warning_level = level
     member.save(update_fields=["quota_used_kb", "quota_checked_at", "quota_warning_level"])
     return crossed
+
+
+QUOTA_STALE_AFTER = timedelta(minutes=5)
+
+
+def refresh_quota_usage_if_stale(member: Member) -> None:
+    """Queue a usage refresh if the stored figure is older than QUOTA_STALE_AFTER."""
+    if member.quota_checked_at is None or timezone.now() - member.quota_checked_at > QUOTA_STALE_AFTER:
+        from . import tasks
+
+        _enqueue(tasks.refresh_quota_usage, member.pk)
 
 
 def refresh_quota_usage(member: Member) -> int | None:

@@ -237,6 +237,9 @@ def _overview(request, status=200, **forms):
 
 @login_required
 def account(request):
+    # Usage comes from Dovecot through a worker; a visit asks for a fresh figure if the
+    # last one is old (shown on the next visit: the page never waits for Dovecot).
+    services.refresh_quota_usage_if_stale(request.user)
     return _overview(request)
 
 

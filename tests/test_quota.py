@@ -82,3 +82,21 @@ def test_mail_over_quota_is_refused(mail_stack, alice):
     with pytest.raises(smtplib.SMTPDataError) as exc:
         lmtp_send("alice@duckmail.test", make_mail("alice@duckmail.test", "Too big", "c" * 1_200_000))
     assert b"quota" in exc.value.smtp_error.lower()
+
+
+def test_visiting_the_account_page_refreshes_a_stale_usage_figure(mail_stack, alice, alice_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lmtp_send("alice@duckmail.test", make_mail("alice@duckmail.test", "Big", "duck " * 120_000))
+    alice_client.get(reverse("account"))  # queues a refresh (run inline in tests)
+    alice.refresh_from_db()
+    assert alice.quota_used_kb > 500 and alice.quota_checked_at is not None
+    # A fresh figure is not asked for again.
+    Member.objects.filter(pk=alice.pk).update(quota_used_kb=1)
+    alice_client.get(reverse("account"))
+    assert Member.objects.get(pk=alice.pk).quota_used_kb == 1
+    Member.objects.filter(pk=alice.pk).update(quota_checked_at=timezone.now() - timedelta(minutes=6))
+    alice_client.get(reverse("account"))
+    assert Member.objects.get(pk=alice.pk).quota_used_kb > 500
