@@ -20,7 +20,6 @@ for port in "$WEB_PORT" "${DUCKMAIL_IMAP_PORT:-10143}" "${DUCKMAIL_POP3_PORT:-10
 done
 
 $PY manage.py migrate --noinput -v 0
-$PY manage.py bootstrap
 $PY manage.py gen_mailconfig --dir "$MAILDIR" --variant dev >/dev/null
 
 pids=()
@@ -35,6 +34,8 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 dovecot -F -c "$MAILDIR/dovecot/dovecot.conf" & pids+=($!)
+# After Dovecot: setting a password from the environment ends open mail sessions.
+$PY manage.py bootstrap
 postfix -c "$MAILDIR/postfix" start >/dev/null 2>&1 || echo "warning: Postfix did not start, see $MAILDIR/log/postfix.log" >&2
 $PY -m celery -A duckmail worker --loglevel INFO --concurrency 2 >var/log/celery-worker.log 2>&1 & pids+=($!)
 $PY -m celery -A duckmail beat --loglevel INFO --schedule var/celerybeat-schedule --pidfile= >var/log/celery-beat.log 2>&1 & pids+=($!)
