@@ -13,7 +13,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-LOCAL_PART_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$")
+# No "+": it separates a detail that reaches the same mailbox (name+shop@ → name@).
+LOCAL_PART_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
 
 
 def normalize_domain(domain: str) -> str:
@@ -41,9 +42,13 @@ def normalize_local_part(local_part: str) -> str:
     local_part = local_part.strip().lower()
     if not local_part:
         raise ValidationError("Enter the part before the @.")
+    if "+" in local_part:
+        raise ValidationError(
+            "“+” can not be part of a name: name+anything@ already reaches the mailbox name@ (for sign-ups, shops…)."
+        )
     if ".." in local_part or not LOCAL_PART_RE.match(local_part):
         raise ValidationError(
-            "Use letters a–z, digits, and . _ + - (not at the start or end, no “..”), at most 64 characters."
+            "Use letters a–z, digits, and . _ - (not at the start or end, no “..”), at most 64 characters."
         )
     return local_part
 

@@ -21,7 +21,7 @@ def test_it_refuses_bad_domains(bad):
 
 def test_it_lower_cases_local_parts_and_refuses_unsafe_ones():
     assert normalize_local_part(" Jane.Doe ") == "jane.doe"
-    for bad in ["", ".jane", "jane.", "ja..ne", "jane doe", "jané", 'ja"ne', "a" * 65]:
+    for bad in ["", ".jane", "jane.", "ja..ne", "jane doe", "jané", 'ja"ne', "a" * 65, "jane+news"]:
         with pytest.raises(ValidationError):
             normalize_local_part(bad)
 
@@ -68,7 +68,6 @@ def test_a_redirection_to_an_unknown_local_address_is_refused(alice):
 
 
 def test_reserved_names_are_refused_also_with_a_detail(db):
-    for name in ["postmaster", "abuse", "root", "admin", "hostmaster", "webmaster", "noreply", "mailer-daemon",
-                 "postmaster+x"]:
+    for name in ["postmaster", "abuse", "root", "admin", "hostmaster", "webmaster", "noreply", "mailer-daemon"]:
         with pytest.raises(ValidationError, match="reserved"):
             services.create_member(name, "Correct-Horse-7-battery")

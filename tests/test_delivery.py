@@ -105,3 +105,17 @@ def test_a_disabled_member_can_not_send_with_an_app_password_either(postfix, ali
     with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
         with pytest.raises(smtplib.SMTPAuthenticationError):
             smtp.login("alice@duckmail.test", secret)
+
+
+def test_a_detail_after_plus_reaches_the_mailbox_and_aliases(postfix, alice):
+    services.add_alias(alice, "ally")
+    with smtplib.SMTP("127.0.0.1", postfix.ports.smtp) as smtp:
+        smtp.sendmail("s@example.net", ["alice+shop@duckmail.test"], make_mail("alice+shop@duckmail.test", "Shop"))
+        smtp.sendmail("s@example.net", ["ally+list@duckmail.test"], make_mail("ally+list@duckmail.test", "List"))
+    import time
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(subjects("alice@duckmail.test", PASSWORD)) < 2:
+        time.sleep(0.1)
+    assert sorted(subjects("alice@duckmail.test", PASSWORD)) == ["List", "Shop"]
+    assert lmtp_send("alice+direct@duckmail.test", make_mail("alice@duckmail.test", "Direct")) == {}
