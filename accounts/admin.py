@@ -268,3 +268,12 @@ def _admin_login(request, extra_context=None):
 admin.site.login = _admin_login
 admin.site.site_header = "DuckMail administration"
 admin.site.site_title = "DuckMail admin"
+
+
+def _admin_password_change(request, extra_context=None):
+    """The admin's own "Change password" is the member password page (Settings → Password),
+    so the change is audited, announced by mail and throttled like any member's."""
+    return redirect("password_change")
+
+
+admin.site.password_change = _admin_password_change

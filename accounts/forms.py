@@ -59,6 +59,13 @@ class LoginForm(AuthenticationForm):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
     )
 
+    # The address is not case-sensitive (it is lower-cased above), and the answer must not
+    # tell whether the address exists: the same words for both.
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That address and password do not match.",
+    }
+
     def clean_username(self):
         return normalize_login(self.cleaned_data["username"])
 
@@ -108,7 +115,10 @@ class QuotaRequestForm(forms.Form):
 
 
 class MemberPasswordChangeForm(PasswordChangeForm):
-    pass
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # A tab of the Settings page: no keyboard popping up on a phone just for looking.
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)
 
 
 class CodeForm(forms.Form):
@@ -117,12 +127,18 @@ class CodeForm(forms.Form):
     code = forms.CharField(
         label="Code",
         max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
                                       "autocapitalize": "none", "spellcheck": "false"}),
     )
 
-    def __init__(self, *args, allow_recovery: bool = True, **kwargs):
+    def __init__(self, *args, allow_recovery: bool = True, label: str = "Code", autofocus: bool = False,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["code"].label = label
+        if autofocus:
+            # Only on pages whose one job is this code (the login step): elsewhere focusing
+            # it would open the phone's keyboard on every visit.
+            self.fields["code"].widget.attrs["autofocus"] = True
         if allow_recovery:
             self.fields["code"].help_text = "The 6-digit code from your app, or one of your recovery codes."
         else:
@@ -153,14 +169,19 @@ class SudoForm(forms.Form):
             )
 
 
+NAME_NEEDED = "Give the app password a name, e.g. “Phone”."
+
+
 class AppPasswordForm(forms.Form):
     name = forms.CharField(
         label="Name", max_length=60,
         help_text="Where you will use it, e.g. “Phone” or “Laptop Thunderbird”.",
+        # Spaces only are stripped to nothing: the same words as a name of spaces.
+        error_messages={"required": NAME_NEEDED},
     )
 
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
-            raise ValidationError("Give the app password a name, e.g. “Phone”.")
+            raise ValidationError(NAME_NEEDED)
         return name

@@ -129,6 +129,17 @@ def start_two_factor_setup(member: Member) -> TOTPDevice:
     return device
 
 
+@transaction.atomic
+def cancel_two_factor_setup(member: Member) -> bool:
+    """ "Cancel set-up": drop the unfinished set-up (its secret and recovery codes). Returns
+    whether there was one. Two-factor authentication that is already on is not touched."""
+    totp, _ = TOTPDevice.objects.filter(user=member, confirmed=False).delete()
+    StaticDevice.objects.filter(user=member, confirmed=False).delete()
+    if totp:
+        audit("two_factor.setup_cancelled", actor=member, member=member)
+    return bool(totp)
+
+
 def _verify_totp(device: TOTPDevice, code: str) -> bool:
     code = "".join(code.split())
     if not (code.isdigit() and len(code) == device.digits):
@@ -144,7 +155,7 @@ def check_setup_code(member: Member, code: str) -> bool:
     """Step 2 ("Check code"): does the phone app produce the right codes? Nothing is activated."""
     device = pending_totp_device(member)
     if device is None:
-        raise ValidationError("Click “Set up” first.")
+        raise ValidationError("Click “Setup all fields (needs Save)” first.")
     return _verify_totp(device, code)
 
 
@@ -294,3 +305,21 @@ def pending_login(request: HttpRequest) -> tuple[Member, str] | None:
 
 def end_pending_login(request: HttpRequest) -> None:
     request.session.pop(PENDING_KEY, None)
+
+
+# Secrets shown once, after a redirect -------------------------------------------------
+
+ONCE_KEY = "duckmail_show_once"
+
+
+def keep_for_next_page(request: HttpRequest, **secrets_to_show) -> None:
+    """Keep a one-time secret (new recovery codes, a new app password) in the session for
+    the page the browser is redirected to, so that reloading that page never repeats the
+    POST that made it (POST-redirect-GET)."""
+    request.session[ONCE_KEY] = secrets_to_show
+
+
+def take_for_this_page(request: HttpRequest) -> dict:
+    """The one-time secrets kept by `keep_for_next_page`, removed from the session: shown once."""
+    data = request.session.pop(ONCE_KEY, None)
+    return data if isinstance(data, dict) else {}

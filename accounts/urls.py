@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
@@ -9,7 +8,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.login_view, name="login"),
     path("login/code/", views.login_code, name="login_code"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("account/", views.account, name="account"),
     path("account/password/", views.password_change, name="password_change"),
     path("account/aliases/add/", views.alias_add, name="alias_add"),
@@ -23,6 +22,7 @@ urlpatterns = [
     path("account/security/2fa/check/", views.two_factor_check, name="two_factor_check"),
     path("account/security/2fa/recovery-codes/", views.two_factor_recovery_codes, name="two_factor_recovery_codes"),
     path("account/security/2fa/save/", views.two_factor_save, name="two_factor_save"),
+    path("account/security/2fa/cancel/", views.two_factor_cancel, name="two_factor_cancel"),
     path("account/security/2fa/disable/", views.two_factor_disable, name="two_factor_disable"),
     path("account/security/2fa/new-recovery-codes/", views.two_factor_regenerate, name="two_factor_regenerate"),
     path("account/security/app-passwords/", views.app_password_create, name="app_password_create"),

@@ -13,6 +13,7 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -89,11 +90,11 @@ def require_sudo_mode(view):
     def wrapped(request, *args, **kwargs):
         if security.sudo_is_fresh(request):
             return view(request, *args, **kwargs)
-        if request.method == "GET":
-            back = request.get_full_path()
-        else:
-            back = _safe_next(request, request.META.get("HTTP_REFERER"))
-        return redirect(f"{reverse('sudo')}?{urlencode({'next': back})}")
+        came_from = _safe_next(request, request.META.get("HTTP_REFERER"))
+        back = request.get_full_path() if request.method == "GET" else came_from
+        # "Cancel" on the sudo page goes back to where the member was, never to a page
+        # that would ask again.
+        return redirect(f"{reverse('sudo')}?{urlencode({'next': back, 'cancel': came_from})}")
 
     return wrapped
 
@@ -142,6 +143,17 @@ def login_view(request):
     return redirect(_safe_next(request, next_url))
 
 
+class LogoutView(auth_views.LogoutView):
+    """Django's log-out (POST only), saying so on the login page it leads to."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        was_logged_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_logged_in:
+            messages.info(request, "You are logged out.")
+        return response
+
+
 @sensitive_post_parameters("code")
 @never_cache
 def login_code(request):
@@ -151,7 +163,7 @@ def login_code(request):
         messages.error(request, "Please log in again: the first step expired.")
         return redirect("login")
     member, next_url = pending
-    form = CodeForm(request.POST or None)
+    form = CodeForm(request.POST or None, autofocus=True)
     status = 200
     if request.method == "POST" and form.is_valid():
         throttle = LoginThrottle.for_request(request, member.email)
@@ -165,7 +177,7 @@ def login_code(request):
                 if used == "recovery":
                     left = security.recovery_codes_left(member)
                     messages.warning(request, f"You logged in with a recovery code; it can not be used again. "
-                                              f"{left} left. Make new ones under Security if you are running out.")
+                                              f"{left} left. Make new ones under Settings if you are running out.")
                 return redirect(_safe_next(request, next_url))
             form.add_error("code", "That code is not right. Type the current code from your app, or a recovery code.")
             status = 400
@@ -182,6 +194,7 @@ def login_code(request):
 def sudo(request):
     """Confirm the password (and, with 2FA, a code) before a sensitive change; throttled like the login."""
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    cancel_url = _safe_next(request, request.POST.get("cancel") or request.GET.get("cancel"))
     two_factor = security.two_factor_enabled(request.user)
     form = SudoForm(request.POST or None, two_factor=two_factor)
     status = 200
@@ -209,8 +222,8 @@ def sudo(request):
         except Throttled as exc:
             form.errors["password"] = form.error_class([exc.message])
             status = 429
-    return render(request, "accounts/sudo.html", {"form": form, "next": next_url, "two_factor": two_factor},
-                  status=status)
+    return render(request, "accounts/sudo.html",
+                  {"form": form, "next": next_url, "cancel": cancel_url, "two_factor": two_factor}, status=status)
 
 
 def _overview(request, status=200, **forms):
@@ -325,9 +338,10 @@ def quota_request(request):
 
 
 @login_required
-@require_sudo_mode
 @sensitive_post_parameters()
 def password_change(request):
+    """The Settings page's "Password" tab. Not behind sudo mode: the form asks for the old
+    password itself (throttled like a login)."""
     form = MemberPasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST":
         # Guessing the old password from an open session is throttled like a login.
@@ -378,13 +392,17 @@ def _security_page(request, status: int = 200, **extra) -> HttpResponse:
         "code_checked": security.setup_code_checked(pending),
         "codes_shown": pending is not None and security.recovery_codes_shown(member),
         "app_passwords": list(security.app_passwords(member)),
-        "check_form": extra.pop("check_form", None) or CodeForm(allow_recovery=False, prefix="check"),
+        "check_form": extra.pop("check_form", None) or CodeForm(allow_recovery=False, label="Check code",
+                                                                prefix="check"),
         "disable_form": extra.pop("disable_form", None) or CodeForm(prefix="disable"),
         "regenerate_form": extra.pop("regenerate_form", None) or CodeForm(prefix="regenerate"),
         "app_password_form": extra.pop("app_password_form", None) or AppPasswordForm(),
         **extra,
     }
-    if pending is not None:
+    # Viewing the page needs no password, but the secret of a set-up in progress is only
+    # shown in sudo mode: a borrowed session must not copy the key a member is about to use.
+    context["secret_hidden"] = pending is not None and not security.sudo_is_fresh(request)
+    if pending is not None and not context["secret_hidden"]:
         context["qr_svg"] = _qr_svg(pending.config_url)
         context["secret_text"] = _grouped(b32encode(pending.bin_key).decode())
     response = render(request, "accounts/security.html", context, status=status)
@@ -394,16 +412,22 @@ def _security_page(request, status: int = 200, **extra) -> HttpResponse:
 
 
 @login_required
-@require_sudo_mode
 def security_page(request):
-    return _security_page(request)
+    """The Settings page (2-Factor Authentication and App passwords tabs). Looking needs no
+    password; every change below does (sudo mode). A new secret made by the POST before is
+    shown here once (POST-redirect-GET)."""
+    return _security_page(request, **security.take_for_this_page(request))
+
+
+def _security_redirect(anchor: str) -> HttpResponse:
+    return redirect(f"{reverse('security')}#{anchor}")
 
 
 @login_required
 @require_sudo_mode
 @require_POST
 def two_factor_setup(request):
-    """ "Set up": a new secret, shown as a QR code; nothing is active yet."""
+    """ "Setup all fields (needs Save)": a new secret, shown as a QR code; nothing is active yet."""
     try:
         security.start_two_factor_setup(request.user)
     except ValidationError as exc:
@@ -442,7 +466,7 @@ def two_factor_check(request):
     if not form.is_valid():
         return _security_page(request, status=400, check_form=form)
     if security.pending_totp_device(request.user) is None:
-        messages.error(request, "Click “Set up” first.")
+        messages.error(request, "Click “Setup all fields (needs Save)” first.")
         return redirect("security")
     ok, status = _code_or_throttled(request, form, lambda code: security.check_setup_code(request.user, code))
     if ok:
@@ -455,13 +479,26 @@ def two_factor_check(request):
 @require_sudo_mode
 @require_POST
 def two_factor_recovery_codes(request):
-    """ "Show recovery codes": shown in this response only; a reload makes new ones."""
+    """ "Show recovery codes": shown once, on the page this redirects to (a reload of that
+    page does not make new ones)."""
     try:
         codes = security.setup_recovery_codes(request.user)
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-        return redirect(reverse("security") + "#two-factor")
-    return _security_page(request, recovery_codes=codes)
+        return _security_redirect("two-factor")
+    security.keep_for_next_page(request, recovery_codes=codes)
+    return _security_redirect("recovery-codes")
+
+
+@login_required
+@require_sudo_mode
+@require_POST
+def two_factor_cancel(request):
+    """ "Cancel set-up": the unfinished set-up is dropped; two-factor authentication stays off."""
+    if security.cancel_two_factor_setup(request.user):
+        messages.success(request, "Set-up cancelled. Two-factor authentication is off. "
+                                  "You can delete the entry in your phone's app.")
+    return _security_redirect("two-factor")
 
 
 @login_required
@@ -518,7 +555,8 @@ def two_factor_regenerate(request):
 
     ok, status = _code_or_throttled(request, form, regenerate)
     if ok:
-        return _security_page(request, recovery_codes=codes)
+        security.keep_for_next_page(request, recovery_codes=codes)
+        return _security_redirect("recovery-codes")
     return _security_page(request, status=status, regenerate_form=form)
 
 
@@ -533,16 +571,19 @@ def app_password_create(request):
         except ValidationError as exc:
             form.add_error("name", exc)
         else:
-            # Shown in this response only: the database keeps just its hash.
-            return _security_page(request, new_app_password=token, new_secret=secret)
+            # Shown once, on the page this redirects to: the database keeps just its hash.
+            security.keep_for_next_page(request, new_app_password_name=token.name, new_secret=secret)
+            return _security_redirect("new-app-password")
     return _security_page(request, status=400, app_password_form=form)
 
 
 @login_required
 @require_sudo_mode
-@require_POST
 def app_password_revoke(request, token_id: int):
+    """GET asks "Revoke “Phone”?"; the POST from that page revokes."""
     token = own_app_password(request.user, token_id)
+    if request.method != "POST":
+        return render(request, "accounts/app_password_revoke.html", {"token": token})
     security.revoke_app_password(token, actor=request.user)
     messages.success(request, f"App password “{token.name}” revoked. Programs using it can no longer log in.")
     return redirect(reverse("security") + "#app-passwords")

@@ -30,7 +30,7 @@ def test_wrong_passwords_lock_the_account_and_the_lock_lifts(client, alice, quic
     for _ in range(2):
         response = login(client, password="wrong-password")
         assert response.status_code == 200
-        assert b"Please enter a correct" in response.content
+        assert b"That address and password do not match." in response.content
     response = login(client, password="wrong-password")
     assert response.status_code == 429
     assert b"Too many failed attempts. Please try again in 1 second." in response.content

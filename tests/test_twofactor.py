@@ -1,6 +1,6 @@
 """Two-factor authentication through the web pages, exactly as the service page tells members:
-"Set up" → scan the QR code → "Check code" → "Show recovery codes" → "Save" logs you out →
-log in again with password and code."""
+"Setup all fields (needs Save)" → scan the QR code → "Check code" → "Show recovery codes" →
+"Save" logs you out → log in again with password and code."""
 
 import re
 
@@ -26,9 +26,9 @@ def login(client, username="alice@duckmail.test", password=PASSWORD):
 
 def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alice):
     page = alice_client.get(reverse("security"))
-    assert b"2-Factor Authentication" in page.content and b"Set up" in page.content
+    assert b"2-Factor Authentication" in page.content and b"Setup all fields (needs Save)" in page.content
 
-    # 1. "Set up": a QR code and the same secret as text; nothing active yet.
+    # 1. "Setup all fields (needs Save)": a QR code and the same secret as text; nothing active yet.
     response = alice_client.post(reverse("two_factor_setup"))
     assert response.status_code == 302
     page = alice_client.get(reverse("security")).content.decode()
@@ -38,6 +38,7 @@ def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alic
     assert device.bin_key == key and not device.confirmed
     assert "otpauth" not in page  # the URI is only inside the QR code, not a link
     assert not security.two_factor_enabled(alice)
+    assert "Not active yet" in page and "off until you press Save" in page
 
     # 2. "Check code": a wrong code says so next to the field and saves nothing.
     wrong = f"{(int(next_code(key, alice)) + 1) % 1000000:06d}"
@@ -57,9 +58,10 @@ def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alic
     # Checking a code activates nothing: the main password still works.
     assert not security.two_factor_enabled(alice)
 
-    # 3. "Show recovery codes": shown once, with download and print.
+    # 3. "Show recovery codes": shown once (on the page it redirects to), with download and print.
     response = alice_client.post(reverse("two_factor_recovery_codes"))
-    assert response.status_code == 200
+    assert response.status_code == 302 and response.url == reverse("security") + "#recovery-codes"
+    response = alice_client.get(response.url)
     assert response["Cache-Control"] == "no-store"
     codes = recovery_codes_from_page(response.content.decode())
     assert len(codes) == 10 and len(set(codes)) == 10
@@ -148,7 +150,8 @@ def test_turning_off_and_new_recovery_codes_need_a_current_code(client, alice):
     assert response.status_code == 400
     assert "not right" in response.context["regenerate_form"].errors["code"][0]
     response = client.post(reverse("two_factor_regenerate"), {"regenerate-code": next_code(key, alice)})
-    assert response.status_code == 200
+    assert response.status_code == 302
+    response = client.get(response.url)
     new_codes = recovery_codes_from_page(response.content.decode())
     assert len(new_codes) == 10
     assert not StaticToken.objects.filter(token__in=codes).exists()
