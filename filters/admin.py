@@ -15,7 +15,11 @@ class GlobalRuleForm(forms.ModelForm):
     class Meta:
         model = GlobalRule
         fields = ("name", "description", "script", "offered", "included_by_default")
-        widgets = {"script": forms.Textarea(attrs={"rows": 16, "cols": 90, "spellcheck": "false", "class": "code"})}
+        widgets = {"script": forms.Textarea(attrs={
+            "rows": 16, "cols": 90, "spellcheck": "false", "class": "code",
+            # The admin does not load duckmail.css: Sieve reads best in a monospace font.
+            "style": "font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: .9rem",
+        })}
 
     def clean_name(self):
         name = self.cleaned_data["name"]

@@ -123,15 +123,20 @@ class ConditionForm(forms.Form):
         elif fld == "size":
             m = SIZE_INPUT_RE.match(value)
             if op not in sieve.SIZE_OPS:
-                self.add_error("op", "Choose over or under.")
+                # E.g. "contains", the default operator, left as it was without JavaScript.
+                self.add_error("op", "A size is compared with “over” or “under”: choose one of those.")
             if not m:
                 self.add_error("value", "Enter a size such as 500K, 2M or 1048576.")
             else:
                 cleaned["value"] = m.group(1) + m.group(2).upper()
             cleaned["header"] = ""
         elif fld == "spam":
+            if op in sieve.TEXT_OPS or not op:
+                # "over" is the only operator a spam score takes: a text operator (left as
+                # the default without JavaScript) can only mean it.
+                op = cleaned["op"] = "over"
             if op != "over":
-                self.add_error("op", "A spam score condition is “over”.")
+                self.add_error("op", "A spam score is compared with “over” only: choose “over”.")
             if not value.strip().isdigit() or not 0 <= int(value) <= 99:
                 self.add_error("value", "Enter a percentage from 0 to 99.")
             else:

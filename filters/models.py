@@ -5,6 +5,8 @@ the editor's model of the script it writes (see filters.sieve), so that it can s
 change one rule without re-reading Sieve.
 """
 
+import datetime
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -59,6 +61,17 @@ class FilterSettings(models.Model):
 
     def __str__(self):
         return f"filters of {self.member}"
+
+    def vacation_state(self, today: datetime.date | None = None) -> str:
+        """"off", "scheduled" (its start is still to come), "ended" (its end has passed) or "on"."""
+        if not self.vacation_enabled:
+            return "off"
+        today = today or timezone.localdate()
+        if self.vacation_start and self.vacation_start > today:
+            return "scheduled"
+        if self.vacation_end and self.vacation_end < today:
+            return "ended"
+        return "on"
 
 
 class Rule(models.Model):

@@ -128,8 +128,24 @@ def ruleset(member: Member, fs: FilterSettings | None = None) -> sieve.RuleSet:
     return sieve.RuleSet(includes=list(fs.includes), spam_threshold=fs.spam_threshold, vacation=vacation, rules=rules)
 
 
+def hand_written_active(listing: managesieve.ScriptList) -> str | None:
+    """The name of the active script when it is one written by hand (raw editor, upload,
+    sieve-connect): neither the form editor's script nor the service's default rules."""
+    if listing.default_active or not listing.active or listing.active == EDITOR_SCRIPT:
+        return None
+    return listing.active
+
+
+def active_hand_written_script(member: Member) -> str | None:
+    """The member's active hand-written script (see `hand_written_active`), or None."""
+    return hand_written_active(list_scripts(member))
+
+
 def overview(member: Member) -> dict:
     """What the Filters page shows about the server side: scripts, and the editor's script state.
+
+    `hand_written` names the active hand-written script, if one is active: then the
+    editor's rules, spam threshold and automatic reply are saved but not in use.
 
     `editor_changed` is True when the editor's script on the server is not the one the
     editor last wrote; `editor_parsed` is then the rule set it describes, or None (with
@@ -139,7 +155,8 @@ def overview(member: Member) -> dict:
     with sieve_session(member) as s:
         listing = s.list()
         server_text = s.get(EDITOR_SCRIPT) if EDITOR_SCRIPT in listing.names else None
-    state = {"scripts": listing, "editor_changed": False, "editor_parsed": None, "editor_problem": ""}
+    state = {"scripts": listing, "editor_changed": False, "editor_parsed": None, "editor_problem": "",
+             "hand_written": hand_written_active(listing)}
     if server_text is not None and fs.saved_at and _same(server_text, fs.last_script):
         return state
     if server_text is not None:
@@ -158,15 +175,18 @@ def _same(a: str, b: str) -> bool:
 # The form editor ---------------------------------------------------------------------
 
 
-def _publish(member: Member, fs: FilterSettings) -> str:
+def _publish(member: Member, fs: FilterSettings) -> str | None:
     """Generate the editor's script, upload it and make it the active one.
 
-    Raises managesieve.ScriptInvalid or ValidationError (the caller's transaction then
-    rolls back) or one of UNAVAILABLE. From here on the default rules apply only if the script includes them.
+    Returns the name of the hand-written script that was active until now (and no longer
+    is), or None. Raises managesieve.ScriptInvalid or ValidationError (the caller's
+    transaction then rolls back) or one of UNAVAILABLE. From here on the default rules
+    apply only if the script includes them.
     """
     text = sieve.generate(ruleset(member, fs))
     try:
         with sieve_session(member) as s:
+            replaced = hand_written_active(s.list())
             s.put(EDITOR_SCRIPT, text)
             s.activate(EDITOR_SCRIPT)
     except managesieve.SieveRefused as exc:
@@ -175,7 +195,7 @@ def _publish(member: Member, fs: FilterSettings) -> str:
     fs.last_script = text
     fs.saved_at = timezone.now()
     fs.save(update_fields=["last_script", "saved_at"])
-    return text
+    return replaced
 
 
 def _script_error(exc: managesieve.ScriptInvalid) -> ValidationError:
@@ -251,8 +271,10 @@ def move_rule(rule: Rule, offset: int) -> None:
 
 
 @transaction.atomic
-def save_options(member: Member, *, includes: Iterable[str], spam_threshold: int | None) -> None:
-    """The global rules to include and the spam threshold (None: off)."""
+def save_options(member: Member, *, includes: Iterable[str], spam_threshold: int | None) -> str | None:
+    """The global rules to include and the spam threshold (None: off).
+
+    Returns the name of the hand-written script this replaced as the active one, or None."""
     fs = _locked_settings(member)
     known = set(GlobalRule.objects.filter(offered=True).values_list("name", flat=True))
     unknown = set(includes) - known
@@ -262,16 +284,19 @@ def save_options(member: Member, *, includes: Iterable[str], spam_threshold: int
     fs.spam_threshold = spam_threshold
     fs.save(update_fields=["includes", "spam_threshold"])
     try:
-        _publish(member, fs)
+        replaced = _publish(member, fs)
     except managesieve.ScriptInvalid as exc:
         raise _script_error(exc)
     audit("filters.options_saved", actor=member, member=member, includes=fs.includes, spam_threshold=spam_threshold)
+    return replaced
 
 
 @transaction.atomic
 def save_vacation(member: Member, *, enabled: bool, subject: str, body: str, addresses: list[str], days: int,
-                  start=None, end=None) -> None:
-    """The auto-reply. Its addresses must be the member's own (mailbox or aliases)."""
+                  start=None, end=None) -> str | None:
+    """The auto-reply. Its addresses must be the member's own (mailbox or aliases).
+
+    Returns the name of the hand-written script this replaced as the active one, or None."""
     own = set(member_addresses(member))
     if set(addresses) - own:
         raise ValidationError("A vacation reply can only answer for your own addresses.")
@@ -281,10 +306,11 @@ def save_vacation(member: Member, *, enabled: bool, subject: str, body: str, add
     fs.vacation_start, fs.vacation_end = start, end
     fs.save()
     try:
-        _publish(member, fs)
+        replaced = _publish(member, fs)
     except managesieve.ScriptInvalid as exc:
         raise _script_error(exc)
     audit("filters.vacation_saved", actor=member, member=member, enabled=enabled)
+    return replaced
 
 
 @transaction.atomic
@@ -411,12 +437,36 @@ def ensure_shipped_global_rules() -> list[GlobalRule]:
     return rules
 
 
+_SIEVEC_LINE_RE = re.compile(r"^(?:\S+?: )?line (\d+): (?:error: )?(.*)$")
+_PATH_RE = re.compile(r"'?/[^\s']+'?")
+
+
+def sievec_message(output: str) -> str:
+    """sievec's complaint as an admin should read it: "line N: …" for each error, without
+    the temporary file's name or path (nothing of the server's file system)."""
+    errors = []
+    for raw in output.splitlines():
+        m = _SIEVEC_LINE_RE.match(raw.strip())
+        if m:
+            errors.append(f"line {m.group(1)}: {m.group(2)}")
+    if errors:
+        return "\n".join(errors)
+    # No line numbers: keep the messages, minus file names, paths and the final "Fatal".
+    rest = []
+    for raw in output.splitlines():
+        line = re.sub(r"^\S+?: (?:Fatal: )?", "", raw.strip())
+        line = _PATH_RE.sub("", re.sub(r"^error: ", "", line)).strip()
+        if line and line not in ("validation failed.", "parse failed.") and not line.startswith("failed to compile"):
+            rest.append(line)
+    return "\n".join(rest) or "The script does not compile."
+
+
 def check_global_rule(name: str, script: str) -> None:
-    """ValidationError with sievec's message if the script does not compile."""
+    """ValidationError with sievec's message ("line N: …") if the script does not compile."""
     try:
         mailconfig.write_global_sieve(name, script, install=False)
     except mailconfig.GlobalSieveInvalid as exc:
-        raise ValidationError(str(exc))
+        raise ValidationError(sievec_message(str(exc)))
 
 
 @transaction.atomic
@@ -427,7 +477,7 @@ def save_global_rule(rule: GlobalRule, *, actor: Member | None) -> None:
     try:
         mailconfig.write_global_sieve(rule.name, rule.script)
     except mailconfig.GlobalSieveInvalid as exc:
-        raise ValidationError(str(exc))
+        raise ValidationError(sievec_message(str(exc)))
     audit("filters.global_rule_saved", actor=actor, rule=rule.name)
 
 

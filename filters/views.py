@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
 from duckmail.lib import managesieve
@@ -44,6 +45,20 @@ def _script_error_text(exc: managesieve.ScriptInvalid) -> str:
     return "The server refused the script: " + "; ".join(exc.errors if exc.line else [str(exc)])
 
 
+def _no_longer_active(replaced: str | None) -> str:
+    """The end of a success message when saving the editor's script replaced a hand-written one."""
+    return f" “{replaced}” is no longer active." if replaced else ""
+
+
+def _hand_written_or_none(member) -> str | None:
+    """The active hand-written script, for a warning; None also when Dovecot can not be
+    reached (the save then fails with its own message)."""
+    try:
+        return services.active_hand_written_script(member)
+    except UNAVAILABLE:
+        return None
+
+
 def _index(request, status: int = 200, **forms):
     member = request.user
     try:
@@ -55,6 +70,7 @@ def _index(request, status: int = 200, **forms):
     context = {
         "rules": Rule.objects.filter(member=member),
         "fs": fs,
+        "vacation_state": fs.vacation_state(),
         "state": state,
         "editor_script": services.EDITOR_SCRIPT,
         "default_name": managesieve.DEFAULT_SCRIPT_NAME,
@@ -175,7 +191,7 @@ def options(request):
     form = OptionsForm(request.POST)
     if form.is_valid():
         try:
-            services.save_options(
+            replaced = services.save_options(
                 request.user, includes=form.cleaned_data["includes"], spam_threshold=form.cleaned_data["spam_threshold"]
             )
         except ValidationError as exc:
@@ -183,7 +199,7 @@ def options(request):
         except UNAVAILABLE:
             return render(request, "filters/unavailable.html", {"form": form}, status=503)
         else:
-            messages.success(request, "Spam settings saved and active.")
+            messages.success(request, "Spam settings saved and active." + _no_longer_active(replaced))
             return redirect("filters:index")
     return _index(request, status=400, options_form=form)
 
@@ -204,17 +220,26 @@ def vacation(request):
         status = 400
         if form.is_valid():
             try:
-                services.save_vacation(member, **form.cleaned_data)
+                replaced = services.save_vacation(member, **form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc)
             except UNAVAILABLE:
                 form.add_error(None, DOWN_MESSAGE)
                 status = 503
             else:
-                on = form.cleaned_data["enabled"]
-                messages.success(request, "Automatic reply is on." if on else "Automatic reply is off.")
+                messages.success(request, _vacation_saved(services.settings_for(member)) + _no_longer_active(replaced))
                 return redirect("filters:index")
-    return render(request, "filters/vacation.html", {"form": form}, status=status)
+    context = {"form": form, "hand_written": _hand_written_or_none(member)}
+    return render(request, "filters/vacation.html", context, status=status)
+
+
+def _vacation_saved(fs) -> str:
+    state = fs.vacation_state()
+    if state == "scheduled":
+        return f"Automatic reply is scheduled from {date_format(fs.vacation_start, 'j M Y')}."
+    if state == "ended":
+        return f"Automatic reply is saved, but its end date ({date_format(fs.vacation_end, 'j M Y')}) has passed."
+    return "Automatic reply is on." if state == "on" else "Automatic reply is off."
 
 
 @login_required
@@ -242,6 +267,9 @@ def _save_raw(request, form, *, original: str | None):
         warnings = services.save_script(request.user, name, text, activate=activate)
     except managesieve.ScriptInvalid as exc:
         form.add_error("text", _script_error_text(exc))
+        if exc.line:
+            # filters.js puts the cursor on that line; the page also quotes it.
+            form.fields["text"].widget.attrs["data-error-line"] = str(exc.line)
         return None
     except (ValidationError, managesieve.SieveRefused) as exc:
         form.add_error(None, str(exc) if not isinstance(exc, ValidationError) else exc.messages[0])
@@ -257,10 +285,18 @@ def _save_raw(request, form, *, original: str | None):
     return redirect("filters:script_edit", name=name)
 
 
+def _excerpt(text: str, line: int, around: int = 2) -> list[tuple[int, str, bool]]:
+    """The lines around `line` (1-based) as (number, text, is_the_line), for an error."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    first, last = max(1, line - around), min(len(lines), line + around)
+    return [(n, lines[n - 1], n == line) for n in range(first, last + 1)]
+
+
 @login_required
 def script_edit(request, name: str | None = None):
     member = request.user
     status = 200
+    active: bool | None = None  # None: not known (new script, or Dovecot unreachable)
     if request.method == "POST":
         form = ScriptForm(request.POST)
         status = 400
@@ -286,9 +322,19 @@ def script_edit(request, name: str | None = None):
                 raise Http404("No such script")
             active = listing.active == name
         form = ScriptForm(initial={"name": name or "", "text": text, "activate": active})
+    if request.method == "POST" and name is not None and status != 503:
+        try:
+            active = services.list_scripts(member).active == name
+        except UNAVAILABLE:
+            active = None
     note = "editor" if name == services.EDITOR_SCRIPT else ""
     text = form["text"].value() or ""
-    context = {"form": form, "name": name, "note": note, "sievelib_problem": services.sievelib_problem(text) if text else ""}
+    error_line = int(form.fields["text"].widget.attrs.get("data-error-line", 0))
+    context = {
+        "form": form, "name": name, "note": note, "active": active,
+        "sievelib_problem": services.sievelib_problem(text) if text else "",
+        "error_line": error_line, "excerpt": _excerpt(text, error_line) if error_line else [],
+    }
     return render(request, "filters/script_form.html", context, status=status)
 
 

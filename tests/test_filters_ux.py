@@ -1,0 +1,219 @@
+"""The Filters pages after the UX review (issue 4): what the pages say when a hand-written
+script runs instead of the editor's rules, operators that can not apply, confirmations,
+the raw editor's errors and the global rule admin. Real Dovecot, Django test client;
+tests/test_filters_browser.py covers what needs a browser (JavaScript, narrow screens)."""
+
+import datetime
+import html
+import re
+import uuid
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from filters import services
+from filters.forms import FIELD_CHOICES, OP_CHOICES
+from filters.models import FilterSettings, Rule
+from tests.test_filters_views import owner, owner_client, rule_post, shipped_rules  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HAND = 'require "fileinto";\nfileinto "Work";\n'
+
+
+def section(body: str, id_: str) -> str:
+    """The HTML of <section id="…"> on a page."""
+    return body.split(f'id="{id_}"')[1].split("</section>")[0]
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.wsgi_request._messages]
+
+
+def vacation_post(member, **extra) -> dict:
+    data = {"enabled": "on", "subject": "Away", "body": "On holiday.", "addresses": [member.email], "days": "7",
+            "start": "", "end": ""}
+    data.update(extra)
+    return data
+
+
+# 1. A hand-written script is active --------------------------------------------------
+
+
+def test_with_a_hand_written_script_active_the_editors_cards_say_they_are_not_in_use(owner_client, owner):  # noqa: F811
+    owner_client.post(reverse("filters:rule_new"), rule_post())
+    owner_client.post(reverse("filters:options"), {"includes": ["incoming_spam"], "spam_threshold": "40"})
+    assert owner_client.post(reverse("filters:vacation"), vacation_post(owner)).status_code == 302
+    body = owner_client.get(reverse("filters:index")).content.decode()
+    assert "not in use" not in body  # the editor's own script runs: nothing to warn about
+
+    services.save_script(owner, "handmade", HAND, activate=True)
+    body = owner_client.get(reverse("filters:index")).content.decode()
+    for id_ in ("rules", "spam", "vacation"):
+        card = section(body, id_)
+        assert "Saved but not in use" in card and "your script “handmade” is active" in card, id_
+        assert f'class="card not-in-use" id="{id_}"' in body
+    assert "Saving makes the form editor's rules active instead of “handmade”." in section(body, "spam")
+    assert "Saved but not in use" not in section(body, "scripts")
+
+    page = owner_client.get(reverse("filters:vacation")).content.decode()
+    assert "Saving makes the form editor's rules active instead of “handmade”." in page
+
+    response = owner_client.post(reverse("filters:vacation"), vacation_post(owner))
+    assert response.status_code == 302
+    assert messages_of(response) == ["Automatic reply is on. “handmade” is no longer active."]
+    assert services.list_scripts(owner).active == services.EDITOR_SCRIPT
+    assert "Saved but not in use" not in owner_client.get(reverse("filters:index")).content.decode()
+    # Once the editor's rules run again, saving says nothing about "handmade".
+    response = owner_client.post(reverse("filters:vacation"), vacation_post(owner))
+    assert messages_of(response) == ["Automatic reply is on."]
+
+
+def test_saving_the_spam_setting_over_a_hand_written_script_says_it_is_no_longer_active(owner_client, owner):  # noqa: F811
+    services.save_script(owner, "handmade", HAND, activate=True)
+    assert "Saving makes" in owner_client.get(reverse("filters:index")).content.decode()  # as in a browser: page first
+    response = owner_client.post(reverse("filters:options"), {"includes": ["incoming_spam"], "spam_threshold": "40"})
+    assert response.status_code == 302
+    assert messages_of(response) == ["Spam settings saved and active. “handmade” is no longer active."]
+    assert services.list_scripts(owner).active == services.EDITOR_SCRIPT
+
+
+def test_the_default_rules_are_not_a_hand_written_script(owner_client, owner):  # noqa: F811
+    body = owner_client.get(reverse("filters:index")).content.decode()
+    assert "not in use" not in body and "instead of" not in body
+    assert "instead of" not in owner_client.get(reverse("filters:vacation")).content.decode()
+
+
+def test_an_automatic_reply_that_starts_later_is_scheduled_not_on(owner_client, owner):  # noqa: F811
+    start = timezone.localdate() + datetime.timedelta(days=10)
+    assert owner_client.get(reverse("filters:index")).status_code == 200  # as in a browser: page first
+    response = owner_client.post(reverse("filters:vacation"), vacation_post(owner, start=start.isoformat()))
+    assert response.status_code == 302
+    shown = f"{start.day} {start:%b %Y}"
+    assert messages_of(response) == [f"Automatic reply is scheduled from {shown}."]
+    card = section(owner_client.get(reverse("filters:index")).content.decode(), "vacation")
+    assert f"Scheduled from {shown}" in card and "On:" not in card
+
+
+def test_the_automatic_reply_state_follows_its_dates():
+    today = datetime.date(2030, 6, 15)
+    fs = FilterSettings(vacation_enabled=True)
+    assert fs.vacation_state(today) == "on"
+    fs.vacation_start = datetime.date(2030, 6, 16)
+    assert fs.vacation_state(today) == "scheduled"
+    fs.vacation_start = today  # Sieve: currentdate "ge" start, so it answers from that day on
+    assert fs.vacation_state(today) == "on"
+    fs.vacation_end = datetime.date(2030, 6, 14)
+    assert fs.vacation_state(today) == "ended"
+    fs.vacation_enabled = False
+    assert fs.vacation_state(today) == "off"
+
+
+# 3. Operators that can not apply -----------------------------------------------------
+
+
+def test_a_size_with_a_text_operator_is_a_form_error_that_says_what_to_pick(owner_client, owner):  # noqa: F811
+    data = rule_post(**{"cond-1-field": "size", "cond-1-op": "contains", "cond-1-value": "2M"})
+    response = owner_client.post(reverse("filters:rule_new"), data)
+    assert response.status_code == 400
+    error = response.content.decode().split('id="id_cond-1-op_error"')[1].split("</div>")[0]
+    assert "“over” or “under”" in error
+    assert not Rule.objects.filter(member=owner).exists()
+
+
+def test_a_spam_score_with_the_default_text_operator_means_over(owner_client, owner):  # noqa: F811
+    data = rule_post(**{"cond-1-field": "spam", "cond-1-op": "contains", "cond-1-value": "80"})
+    response = owner_client.post(reverse("filters:rule_new"), data)
+    assert response.status_code == 302
+    assert Rule.objects.get(member=owner).conditions[1] == {"field": "spam", "op": "over", "value": "80", "header": ""}
+    text = services.get_script(owner, services.EDITOR_SCRIPT)
+    assert 'spamtest :percent :value "gt" :comparator "i;ascii-numeric" "80"' in text
+
+
+def test_every_field_with_every_operator_is_saved_or_refused_never_a_server_error(owner_client, owner):  # noqa: F811
+    values = {"from": "boss", "to": "me", "subject": "hi", "header": "x", "size": "2M", "spam": "50"}
+    outcomes = {}
+    for fld, _label in FIELD_CHOICES[1:]:
+        for op, _label in OP_CHOICES:
+            data = rule_post(f"{fld} {op}", **{"cond-0-field": fld, "cond-0-op": op, "cond-0-value": values[fld],
+                                               "cond-0-header": "X-Test" if fld == "header" else ""})
+            response = owner_client.post(reverse("filters:rule_new"), data)  # a crash would raise here
+            assert response.status_code in (302, 400), (fld, op, response.status_code)
+            if response.status_code == 400:
+                assert re.search(r'id="id_cond-0-op_error"', response.content.decode()), (fld, op)
+            outcomes[fld, op] = response.status_code
+    assert outcomes["size", "over"] == outcomes["size", "under"] == outcomes["spam", "over"] == 302
+    assert outcomes["size", "contains"] == outcomes["spam", "under"] == outcomes["subject", "over"] == 400
+
+
+def test_the_rule_editor_has_no_inline_style_and_loads_its_script(owner_client, owner):  # noqa: F811
+    body = owner_client.get(reverse("filters:rule_new")).content.decode()
+    assert "<style" not in body
+    assert 'src="/static/js/filters.js"' in body
+    # The rows JavaScript adds come from the formsets' empty forms.
+    assert 'name="cond-__prefix__-field"' in body and 'name="act-__prefix__-kind"' in body
+
+
+# 4. Deleting asks first --------------------------------------------------------------
+
+
+def test_deleting_a_rule_or_a_script_asks_first_naming_it(owner_client, owner):  # noqa: F811
+    name = "Boss's <mail> \"now\""
+    owner_client.post(reverse("filters:rule_new"), rule_post(name))
+    services.save_script(owner, "olddraft", HAND)
+    body = owner_client.get(reverse("filters:index")).content.decode()
+    rule = Rule.objects.get(member=owner)
+    rule_form = body.split(f'action="{reverse("filters:rule_delete", args=[rule.id])}"')[1].split(">")[0]
+    assert ("onsubmit=\"return confirm('Delete the rule “Boss\\u0027s \\u003Cmail\\u003E \\u0022now\\u0022”? "
+            "This can not be undone.')\"") in rule_form
+    script_form = body.split(f'action="{reverse("filters:script_delete", args=["olddraft"])}"')[1].split(">")[0]
+    assert "return confirm('Delete the script “olddraft”? This can not be undone;" in script_form
+
+
+# 5. Raw scripts and global rules -----------------------------------------------------
+
+
+def test_the_raw_script_page_says_whether_the_script_is_active(owner_client, owner):  # noqa: F811
+    services.save_script(owner, "handmade", HAND, activate=True)
+    services.save_script(owner, "spare", HAND)
+    active = owner_client.get(reverse("filters:script_edit", args=["handmade"])).content.decode()
+    assert re.search(r"<h1>Script “handmade” <span class=\"badge active\">active</span></h1>", active)
+    spare = owner_client.get(reverse("filters:script_edit", args=["spare"])).content.decode()
+    assert re.search(r"<h1>Script “spare” <span class=\"badge\">not active</span></h1>", spare)
+    assert "stored but not in use" in spare
+
+
+def test_a_refused_raw_script_points_at_its_line(owner_client, owner):  # noqa: F811
+    bad = 'require "fileinto";\n\nif header :contains "subject" "x" {\n  fileintoo "Lists";\n}\n'
+    response = owner_client.post(reverse("filters:script_new"), {"name": "mine", "text": bad})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'data-error-line="4"' in body  # filters.js selects that line in the text area
+    excerpt = body.split('id="error-excerpt"')[1].split("</div>")[0]
+    assert "Line 4 of your script" in excerpt
+    assert '<span class="error-line"><span class="line-no">4</span>  fileintoo &quot;Lists&quot;;</span>' in excerpt
+    assert '<span class="line-no">2</span>' in excerpt and '<span class="line-no">5</span>' in excerpt
+
+
+def test_the_global_rule_admin_shows_sievecs_error_without_server_paths(client, make_member, mail_stack):
+    admin = make_member(f"a{uuid.uuid4().hex[:10]}", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    url = reverse("admin:filters_globalrule_add")
+    page = client.get(url).content.decode()
+    textarea = page.split("<textarea")[1].split(">")[0]
+    assert 'name="script"' in textarea and "monospace" in textarea
+    bad = {"name": "lists", "description": "Lists", "script": 'require "fileinto";\nfileintoo "Lists";\n',
+           "offered": "on"}
+    body = client.post(url, bad).content.decode()
+    errors = html.unescape(body.split('class="errorlist')[1].split("</ul>")[0])
+    assert "line 2: unknown command 'fileintoo'" in errors
+    for leak in ("/tmp", "sieve-global", ".lists.new", "sievec", "Fatal"):
+        assert leak not in errors, leak
+
+
+def test_sievec_messages_lose_file_names_and_paths():
+    out = (".x.new: line 3: error: unknown command 'fileintoo'.\n.x.new: error: validation failed.\n"
+           "sievec: Fatal: failed to compile sieve script '/var/lib/duckmail/dovecot/sieve-global/.x.new.sieve'")
+    assert services.sievec_message(out) == "line 3: unknown command 'fileintoo'."
+    assert "/" not in services.sievec_message("sievec: Fatal: failed to compile sieve script '/tmp/a/.x.sieve'")
