@@ -10,6 +10,7 @@ would garble anything else.
 
 import re
 
+import idna
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -22,8 +23,10 @@ def normalize_domain(domain: str) -> str:
     if not domain:
         raise ValidationError("Enter a domain name.")
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        # IDNA 2008 with UTS 46 mapping (as browsers and mail clients do): "faß.de" is
+        # xn--fa-hia.de, not the different domain "fass.de" of Python's IDNA 2003 codec.
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
         raise ValidationError(f"“{domain}” is not a valid domain name.")
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.[a-z0-9-]{2,63}", ascii_domain):
         raise ValidationError(f"“{domain}” is not a valid domain name.")
@@ -33,8 +36,8 @@ def normalize_domain(domain: str) -> str:
 def display_domain(domain: str) -> str:
     """The Unicode form of a stored A-label domain, for people to read."""
     try:
-        return domain.encode("ascii").decode("idna")
-    except UnicodeError:
+        return idna.decode(domain)
+    except (idna.IDNAError, UnicodeError):
         return domain
 
 

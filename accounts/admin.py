@@ -53,13 +53,13 @@ class MemberAdmin(admin.ModelAdmin):
     list_display = ("email", "display_name", "is_active", "quota_mb", "usage", "address_count", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "date_joined")
     search_fields = ("email", "display_name", "addresses__local_part")
-    readonly_fields = ("email", "date_joined", "last_login", "quota_used_kb", "quota_checked_at", "quota_warning_level",
-                       "two_factor", "app_password_count")
+    readonly_fields = ("email", "date_joined", "last_login", "usage", "quota_checked_at", "quota_warning_level",
+                       "two_factor", "app_password_count", "history")
     fields = ("email", "display_name", "is_active", "is_staff", "is_superuser", "quota_mb", "max_addresses",
-              "quota_used_kb", "quota_checked_at", "quota_warning_level", "date_joined", "last_login",
-              "two_factor", "app_password_count")
+              "usage", "quota_checked_at", "quota_warning_level", "date_joined", "last_login",
+              "two_factor", "app_password_count", "history")
     inlines = [AddressInline]
-    actions = ["disable_members", "enable_members", "reset_two_factor"]
+    actions = ["disable_members", "enable_members", "reset_two_factor", "set_new_password"]
     ordering = ("email",)
 
     def get_queryset(self, request):
@@ -70,6 +70,31 @@ class MemberAdmin(admin.ModelAdmin):
     @admin.display(description="used", ordering="quota_used_kb")
     def usage(self, obj):
         return f"{obj.quota_used_mb} MB ({obj.quota_percent} %)"
+
+    @admin.display(description="history")
+    def history(self, obj):
+        from django.utils.html import format_html
+
+        log = reverse("admin:accounts_auditlog_changelist") + f"?member__id__exact={obj.pk}"
+        requests = reverse("admin:accounts_quotarequest_changelist") + f"?member__id__exact={obj.pk}"
+        return format_html('<a href="{}">Audit log</a> · <a href="{}">Quota requests</a>', log, requests)
+
+    @admin.action(description="Set a new password (member forgot theirs): shown once")
+    def set_new_password(self, request, queryset):
+        import secrets
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one member to give a new password.", messages.ERROR)
+            return
+        member = queryset.get()
+        password = secrets.token_urlsafe(12)
+        services.change_password(member, password, actor=request.user)
+        self.message_user(
+            request,
+            f"New password for {member.email}: {password} — shown only now. Give it to the member over a channel "
+            "you trust and ask them to change it at once; their open sessions have ended.",
+            messages.WARNING,
+        )
 
     @admin.display(description="addresses", ordering="n_addresses")
     def address_count(self, obj):
@@ -178,16 +203,48 @@ class AddressAdmin(admin.ModelAdmin):
 
 @admin.register(QuotaRequest)
 class QuotaRequestAdmin(admin.ModelAdmin):
-    list_display = ("member", "current_mb", "requested_mb", "status", "created_at", "decided_by", "decided_at")
+    list_display = ("member", "current_mb", "requested_mb", "member_usage", "short_reason", "status", "created_at",
+                    "decided_by", "decided_at")
     list_filter = ("status", "created_at")
     search_fields = ("member__email", "reason")
     list_select_related = ("member", "decided_by")
     readonly_fields = ("member", "current_mb", "requested_mb", "reason", "status", "created_at", "decided_by", "decided_at")
     fields = readonly_fields + ("admin_note",)
     actions = ["approve", "reject"]
+    change_form_template = "admin/accounts/quotarequest/change_form.html"
+
+    def get_queryset(self, request):
+        from django.db.models import Case, IntegerField, Value, When
+
+        # Waiting requests first.
+        return super().get_queryset(request).annotate(
+            waiting=Case(When(status=QuotaRequest.Status.PENDING, then=Value(0)), default=Value(1),
+                         output_field=IntegerField())
+        ).order_by("waiting", "-created_at")
+
+    @admin.display(description="usage now")
+    def member_usage(self, obj):
+        return f"{obj.member.quota_used_mb} MB ({obj.member.quota_percent} %)"
+
+    @admin.display(description="reason")
+    def short_reason(self, obj):
+        return obj.reason if len(obj.reason) <= 60 else obj.reason[:59] + "…"
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Requests are the history of quota decisions.
+        return False
+
+    def response_change(self, request, obj):
+        for button, approve in (("_approve", True), ("_reject", False)):
+            if button in request.POST and obj.status == QuotaRequest.Status.PENDING:
+                services.decide_quota_request(obj, approve, actor=request.user, note=obj.admin_note)
+                verb = "approved" if approve else "rejected"
+                self.message_user(request, f"Request of {obj.member} {verb}; they are told by mail.", messages.SUCCESS)
+                return redirect("admin:accounts_quotarequest_changelist")
+        return super().response_change(request, obj)
 
     def _decide(self, request, queryset, approve: bool):
         done = 0

@@ -7,7 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 
 from . import services
-from .addresses import display_domain, normalize_local_part
+from .addresses import display_domain, normalize_domain, normalize_local_part
 from .models import Member
 
 
@@ -70,15 +70,30 @@ class LoginForm(AuthenticationForm):
         return normalize_login(self.cleaned_data["username"])
 
 
+def clean_own_local_part(value: str) -> str:
+    """A name on the service domain; a pasted full address on that domain is fine too."""
+    value = value.strip()
+    if "@" in value:
+        local, _, domain = value.rpartition("@")
+        try:
+            same = normalize_domain(domain) == normalize_domain(settings.SERVICE_DOMAIN)
+        except ValidationError:
+            same = False
+        if not same:
+            raise ValidationError(f"Only addresses on {display_domain(settings.SERVICE_DOMAIN)} can be added here.")
+        value = local
+    return normalize_local_part(value)
+
+
 class LocalPartForm(forms.Form):
-    local_part = forms.CharField(label="New alias", max_length=64)
+    local_part = forms.CharField(label="New alias", max_length=300)
 
     def clean_local_part(self):
-        return normalize_local_part(self.cleaned_data["local_part"])
+        return clean_own_local_part(self.cleaned_data["local_part"])
 
 
 class RedirectionForm(forms.Form):
-    local_part = forms.CharField(label="Address", max_length=64)
+    local_part = forms.CharField(label="Address", max_length=300)
     targets = forms.CharField(
         label="Forward to",
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -87,7 +102,7 @@ class RedirectionForm(forms.Form):
     keep_copy = forms.BooleanField(label="Keep a copy in my mailbox", required=False)
 
     def clean_local_part(self):
-        return normalize_local_part(self.cleaned_data["local_part"])
+        return clean_own_local_part(self.cleaned_data["local_part"])
 
     def clean_targets(self):
         return services.parse_targets(self.cleaned_data["targets"])

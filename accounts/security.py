@@ -97,6 +97,8 @@ def end_web_sessions(member: Member) -> None:
     """End every web session of the member (the session auth hash includes the stamp)."""
     member.security_stamp = secrets.token_hex(16)
     Member.objects.filter(pk=member.pk).update(security_stamp=member.security_stamp)
+    # ...and their Dovecot tokens with them (the session that made this change mints a new one).
+    MailToken.objects.filter(member=member, kind=MailToken.Kind.WEB_SESSION).delete()
 
 
 def two_factor_enabled(member: Member) -> bool:

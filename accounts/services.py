@@ -296,7 +296,8 @@ def decide_quota_request(qr: QuotaRequest, approve: bool, *, actor: Member, note
 def _enqueue(task, *args) -> None:
     """Queue a Celery task; with the broker down, log it rather than fail the change already made."""
     try:
-        task.delay(*args)
+        # retry=False: with Redis down, a page must not wait for kombu's publish retries.
+        task.apply_async(args, retry=False)
     except Exception as exc:  # kombu raises several kinds when Redis is unreachable
         log.error("could not queue %s%s: %s", task.name, args, exc)
 

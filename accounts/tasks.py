@@ -12,7 +12,7 @@ from .models import AuditLog, Member, QuotaRequest
 log = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(imap.MailServerError, lmtp.DeliveryError), retry_backoff=30, max_retries=3)
+@shared_task(autoretry_for=(imap.MailServerError, lmtp.DeliveryError), retry_backoff=30, max_retries=3, ignore_result=True)
 def refresh_quota_usage(member_id: int) -> int | None:
     member = Member.objects.filter(pk=member_id, is_active=True).first()
     if member is None:
@@ -29,7 +29,7 @@ def refresh_all_quota_usage() -> int:
     return len(ids)
 
 
-@shared_task(autoretry_for=(lmtp.DeliveryError,), retry_backoff=60, max_retries=5)
+@shared_task(autoretry_for=(lmtp.DeliveryError,), retry_backoff=60, max_retries=5, ignore_result=True)
 def notify_quota_decision(request_id: int) -> None:
     qr = QuotaRequest.objects.select_related("member").filter(pk=request_id).first()
     if qr is not None and qr.status != QuotaRequest.Status.PENDING:
@@ -44,7 +44,7 @@ def purge_expired_mail_tokens() -> int:
     return websessions.purge_expired()
 
 
-@shared_task(autoretry_for=(lmtp.DeliveryError,), retry_backoff=60, max_retries=5)
+@shared_task(autoretry_for=(lmtp.DeliveryError,), retry_backoff=60, max_retries=5, ignore_result=True)
 def send_security_notice(audit_id: int) -> None:
     entry = AuditLog.objects.select_related("member", "actor").filter(pk=audit_id).first()
     if entry is not None and entry.member is not None and entry.member.is_active:

@@ -130,3 +130,22 @@ class LoginThrottle:
             client().delete(self.account.name + ":fails", self.account.name + ":lock")
         except redis.RedisError as exc:
             raise ThrottleUnavailable(str(exc)) from exc
+
+
+def count_signup(request: HttpRequest) -> None:
+    """Count a sign-up from the client's address; raise Throttled past the hourly limit.
+
+    Each sign-up costs an Argon2 hash (~100 MiB) and a mailbox: one address can not
+    create them in bulk. INCR first, so parallel requests can not all slip through.
+    """
+    key = f"{settings.THROTTLE_KEY_PREFIX}signup:{_digest(client_address(request))}"
+    try:
+        pipe = client().pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, 3600, nx=True)
+        pipe.ttl(key)
+        count, _, ttl = pipe.execute()
+    except redis.RedisError as exc:
+        raise ThrottleUnavailable(str(exc)) from exc
+    if count > settings.SIGNUP_PER_ADDRESS_PER_HOUR:
+        raise Throttled(max(int(ttl), 1))

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
@@ -40,7 +41,7 @@ from .forms import (
     normalize_login,
 )
 from .models import Address, MailToken, QuotaRequest
-from .throttle import LoginThrottle, Throttled
+from .throttle import LoginThrottle, Throttled, count_signup
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -58,6 +59,11 @@ def signup(request):
         return redirect("account")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:
+            count_signup(request)
+        except Throttled as exc:
+            form.add_error(None, f"Too many new accounts from your address. Please try again in {exc.retry_after} seconds.")
+            return render(request, "accounts/signup.html", {"form": form}, status=429)
         try:
             member = services.create_member(
                 form.cleaned_data["local_part"], form.cleaned_data["password1"],
@@ -226,6 +232,16 @@ def sudo(request):
                   {"form": form, "next": next_url, "cancel": cancel_url, "two_factor": two_factor}, status=status)
 
 
+def mail_program_settings() -> list[tuple[str, str, int]]:
+    """What to type into a mail program: (what for, protocol, port) on PUBLIC_MAIL_HOST."""
+    return [
+        ("Reading mail (recommended)", "IMAP", settings.PUBLIC_IMAP_PORT),
+        ("Reading mail (downloads it)", "POP3", settings.PUBLIC_POP3_PORT),
+        ("Sending mail", "SMTP submission", settings.PUBLIC_SUBMISSION_PORT),
+        ("Filters (Thunderbird, sieve-connect)", "ManageSieve", settings.PUBLIC_MANAGESIEVE_PORT),
+    ]
+
+
 def _overview(request, status=200, **forms):
     member = request.user
     addresses = list(
@@ -239,10 +255,15 @@ def _overview(request, status=200, **forms):
         "slots_left": member.max_addresses - sum(a.kind != Address.Kind.MAILBOX for a in addresses),
         "pending_request": member.quota_requests.filter(status=QuotaRequest.Status.PENDING).first(),
         "recent_requests": member.quota_requests.exclude(status=QuotaRequest.Status.PENDING)[:3],
-        "alias_form": forms.get("alias_form") or LocalPartForm(),
-        "redirection_form": forms.get("redirection_form") or RedirectionForm(),
+        "alias_form": forms.get("alias_form") or LocalPartForm(prefix="alias"),
+        "redirection_form": forms.get("redirection_form") or RedirectionForm(prefix="redirection"),
         "quota_form": forms.get("quota_form") or QuotaRequestForm(member=member),
-        "warning_levels": sorted(services.settings.QUOTA_WARNING_LEVELS),
+        "warning_levels": sorted(settings.QUOTA_WARNING_LEVELS),
+        "mail_settings": mail_program_settings(),
+        "checked_recently": member.quota_checked_at is not None
+        and (timezone.now() - member.quota_checked_at).total_seconds() < 60,
+        "PUBLIC_MAIL_HOST": settings.PUBLIC_MAIL_HOST,
+        "PUBLIC_MAIL_SECURITY": settings.PUBLIC_MAIL_SECURITY,
         "two_factor_on": security.two_factor_enabled(member),
     }
     return render(request, "accounts/account.html", context, status=status)
@@ -259,7 +280,7 @@ def account(request):
 @login_required
 @require_POST
 def alias_add(request):
-    form = LocalPartForm(request.POST)
+    form = LocalPartForm(request.POST, prefix="alias")
     if form.is_valid():
         try:
             address = services.add_alias(request.user, form.cleaned_data["local_part"])
@@ -275,7 +296,7 @@ def alias_add(request):
 @require_sudo_mode
 @require_POST
 def redirection_add(request):
-    form = RedirectionForm(request.POST)
+    form = RedirectionForm(request.POST, prefix="redirection")
     if form.is_valid():
         try:
             address = services.add_redirection(

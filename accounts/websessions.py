@@ -31,6 +31,7 @@ from duckmail.lib import imap, managesieve
 
 from .models import MailToken, Member
 
+SESSION_TOKEN_ID = "duckmail_mail_token_id"
 _current: ContextVar["WebMailAuth | None"] = ContextVar("duckmail_web_mail_auth", default=None)
 
 
@@ -60,9 +61,9 @@ class WebMailAuth:
         session = self.request.session
         if not session.session_key:
             session.save()
-        MailToken.objects.filter(kind=MailToken.Kind.WEB_SESSION, session_key=session.session_key).delete()
+        _revoke(session)
         secret = secrets.token_urlsafe(32)
-        MailToken.objects.create(
+        token = MailToken.objects.create(
             member=member,
             kind=MailToken.Kind.WEB_SESSION,
             name="Web session",
@@ -71,8 +72,21 @@ class WebMailAuth:
             expires_at=timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE),
             allow_nets=settings.WEB_MAIL_NETS,
         )
+        # The session data, not the session key, ties the token to the session: the key
+        # changes (cycle_key) at sudo confirmations and password changes, the data stays.
+        session[SESSION_TOKEN_ID] = token.pk
         self.minted = secret
         return secret
+
+
+def _revoke(session) -> None:
+    """Delete the web session's token (found by the id kept in the session, or its key)."""
+    tokens = MailToken.objects.filter(kind=MailToken.Kind.WEB_SESSION)
+    token_id = session.get(SESSION_TOKEN_ID)
+    if token_id:
+        tokens.filter(pk=token_id).delete()
+    if session.session_key:
+        tokens.filter(session_key=session.session_key).delete()
 
 
 def current() -> WebMailAuth:
@@ -132,8 +146,8 @@ class WebMailAuthMiddleware:
 
 @receiver(user_logged_out)
 def revoke_on_logout(sender, request, user, **kwargs) -> None:
-    if request is not None and request.session.session_key:
-        MailToken.objects.filter(kind=MailToken.Kind.WEB_SESSION, session_key=request.session.session_key).delete()
+    if request is not None:
+        _revoke(request.session)
 
 
 def purge_expired() -> int:

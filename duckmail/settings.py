@@ -218,6 +218,11 @@ CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "duckmail")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing from the web gives up fast when Redis is down (the page goes on; see
+# accounts.services._enqueue); workers still retry their own connection.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"timeout": 2.0}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
@@ -240,12 +245,25 @@ LMTP_PORT = envint("LMTP_PORT", 10024)
 DOVECOT_AUTH_PORT = envint("DOVECOT_AUTH_PORT", 10028)
 SMTP_PORT = envint("SMTP_PORT", 10025)
 SUBMISSION_PORT = envint("SUBMISSION_PORT", 10587)
+# What members put in their mail programs (shown on the account page): the public host
+# name and ports, which differ from the loopback ports the web talks to.
+PUBLIC_MAIL_HOST = envstr("PUBLIC_MAIL_HOST", MAIL_HOST if DEBUG else f"mail.{SERVICE_DOMAIN}")
+PUBLIC_IMAP_PORT = envint("PUBLIC_IMAP_PORT", IMAP_PORT if DEBUG else 143)
+PUBLIC_POP3_PORT = envint("PUBLIC_POP3_PORT", POP3_PORT if DEBUG else 110)
+PUBLIC_SUBMISSION_PORT = envint("PUBLIC_SUBMISSION_PORT", SUBMISSION_PORT if DEBUG else 587)
+PUBLIC_MANAGESIEVE_PORT = envint("PUBLIC_MANAGESIEVE_PORT", MANAGESIEVE_PORT if DEBUG else 4190)
+PUBLIC_MAIL_SECURITY = envstr("PUBLIC_MAIL_SECURITY", "none (development)" if DEBUG else "STARTTLS")
+# Sign-ups from one client address per hour (accounts.throttle.count_signup).
+SIGNUP_PER_ADDRESS_PER_HOUR = envint("SIGNUP_PER_ADDRESS_PER_HOUR", 5)
+SUPPORT_ADDRESS = envstr("SUPPORT_ADDRESS", f"postmaster@{SERVICE_DOMAIN}")
 # Where `gen_mailconfig` writes, and where the running Dovecot's config lives (for doveadm).
 MAILCONFIG_DIR = envstr("MAILCONFIG_DIR", str(BASE_DIR / "var" / "mail"))
 MAIL_USER = envstr("MAIL_USER", "vmail")
 # The Dovecot master user that Celery workers (only they) use to reach mailboxes.
 DOVECOT_MASTER_USER = envstr("DOVECOT_MASTER_USER", "duckmail-worker")
 DOVECOT_MASTER_PASSWORD = envstr("DOVECOT_MASTER_PASSWORD")
+# Where the Celery workers connect from (the master user is refused from anywhere else).
+DOVECOT_MASTER_NETS = envstr("DOVECOT_MASTER_NETS", "127.0.0.0/8, ::1/128")
 MAIL_TIMEOUT = envint("MAIL_TIMEOUT", 10)
 
 LOGGING = {

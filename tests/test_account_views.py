@@ -6,7 +6,7 @@ from accounts.models import Address, QuotaRequest
 
 
 def test_it_adds_and_removes_an_alias(alice_client, alice):
-    response = alice_client.post(reverse("alias_add"), {"local_part": "Ally"})
+    response = alice_client.post(reverse("alias_add"), {"alias-local_part": "Ally"})
     assert response.status_code == 302
     alias = Address.objects.get(local_part="ally")
     assert alias.owner == alice and alias.kind == "alias"
@@ -17,27 +17,28 @@ def test_it_adds_and_removes_an_alias(alice_client, alice):
 
 
 def test_alias_errors_show_next_to_the_field(alice_client, bob):
-    response = alice_client.post(reverse("alias_add"), {"local_part": "bob"})
+    response = alice_client.post(reverse("alias_add"), {"alias-local_part": "bob"})
     assert response.status_code == 400
     assert response.context["alias_form"].errors["local_part"] == [
         "bob@duckmail.test is already taken. Please choose another name."]
-    assert b'id="id_local_part_error"' in response.content
-    response = alice_client.post(reverse("alias_add"), {"local_part": "no way"})
+    assert b'id="id_alias-local_part_error"' in response.content
+    response = alice_client.post(reverse("alias_add"), {"alias-local_part": "no way"})
     assert "local_part" in response.context["alias_form"].errors
 
 
 def test_the_address_limit_is_enforced(alice_client, alice):
     alice.max_addresses = 1
     alice.save()
-    assert alice_client.post(reverse("alias_add"), {"local_part": "one"}).status_code == 302
-    response = alice_client.post(reverse("alias_add"), {"local_part": "two"})
+    assert alice_client.post(reverse("alias_add"), {"alias-local_part": "one"}).status_code == 302
+    response = alice_client.post(reverse("alias_add"), {"alias-local_part": "two"})
     assert "limit of 1" in response.context["alias_form"].errors["local_part"][0]
     assert not Address.objects.filter(local_part="two").exists()
 
 
 def test_it_adds_and_edits_a_redirection(alice_client, alice):
     response = alice_client.post(reverse("redirection_add"), {
-        "local_part": "fwd", "targets": "Jane@Example.ORG, joe@example.net", "keep_copy": "on"})
+        "redirection-local_part": "fwd", "redirection-targets": "Jane@Example.ORG, joe@example.net",
+        "redirection-keep_copy": "on"})
     assert response.status_code == 302
     fwd = Address.objects.get(local_part="fwd")
     assert fwd.keep_copy
@@ -50,10 +51,12 @@ def test_it_adds_and_edits_a_redirection(alice_client, alice):
 
 
 def test_redirection_errors_show_next_to_the_field(alice_client, alice):
-    response = alice_client.post(reverse("redirection_add"), {"local_part": "fwd", "targets": "not an address"})
+    response = alice_client.post(reverse("redirection_add"), {"redirection-local_part": "fwd",
+                                                              "redirection-targets": "not an address"})
     assert response.status_code == 400
     assert "targets" in response.context["redirection_form"].errors
-    response = alice_client.post(reverse("redirection_add"), {"local_part": "fwd", "targets": "fwd@duckmail.test"})
+    response = alice_client.post(reverse("redirection_add"), {"redirection-local_part": "fwd",
+                                                              "redirection-targets": "fwd@duckmail.test"})
     assert "loop" in response.context["redirection_form"].errors["targets"][0]
     assert not Address.objects.filter(local_part="fwd").exists()
 
@@ -95,7 +98,7 @@ def test_forms_need_csrf(alice):
 
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
-    assert client.post(reverse("alias_add"), {"local_part": "x"}).status_code == 403
+    assert client.post(reverse("alias_add"), {"alias-local_part": "x"}).status_code == 403
 
 
 def test_an_unreachable_mail_server_gets_a_clear_page(alice_client, settings):
@@ -113,3 +116,18 @@ def test_an_unreachable_mail_server_gets_a_clear_page(alice_client, settings):
     response = BackendUnavailableMiddleware(lambda r: None).process_exception(request, exc.value)
     assert response.status_code == 503
     assert b"not answering right now" in response.content
+
+
+def test_a_pasted_full_address_on_the_service_domain_is_fine(alice_client, alice):
+    assert alice_client.post(reverse("alias_add"), {"alias-local_part": "Ally@DuckMail.test"}).status_code == 302
+    assert Address.objects.filter(local_part="ally", owner=alice).exists()
+    response = alice_client.post(reverse("alias_add"), {"alias-local_part": "ally@example.org"})
+    assert response.context["alias_form"].errors["local_part"] == ["Only addresses on duckmail.test can be added here."]
+
+
+def test_the_account_page_has_no_duplicate_ids(alice_client):
+    import re
+
+    page = alice_client.get(reverse("account")).content.decode()
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)

@@ -11,6 +11,9 @@ def test_it_stores_internationalised_domains_as_lower_case_a_labels():
     assert normalize_domain("Bücher.Example.") == "xn--bcher-kva.example"
     assert normalize_domain("xn--bcher-kva.example") == "xn--bcher-kva.example"
     assert display_domain("xn--bcher-kva.example") == "bücher.example"
+    # IDNA 2008: ß is its own letter (faß.de and fass.de are two domains).
+    assert normalize_domain("FAß.de") == "xn--fa-hia.de"
+    assert normalize_external_address("a@faß.de") == "a@xn--fa-hia.de"
 
 
 @pytest.mark.parametrize("bad", ["", "no-dot", "a..b.example", "-x.example", "exa mple.org"])

@@ -77,3 +77,43 @@ def test_admin_quota_change_in_the_form_is_audited_and_reaches_dovecot(mail_stac
 def test_members_can_not_reach_the_admin(alice_client):
     response = alice_client.get(reverse("admin:index"))
     assert response.status_code == 302 and "/admin/login/" in response.url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_gives_a_member_who_forgot_their_password_a_new_one(mail_stack, staff_client, staff, alice):
+    response = staff_client.post(reverse("admin:accounts_member_changelist"),
+                                 {"action": "set_new_password", "_selected_action": [alice.pk]}, follow=True)
+    text = response.content.decode()
+    assert "New password for alice@duckmail.test: " in text
+    password = text.split("New password for alice@duckmail.test: ")[1].split(" ")[0]
+    imap_login("alice@duckmail.test", password).logout()
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login("alice@duckmail.test", PASSWORD)
+    entry = AuditLog.objects.get(action="member.password_changed", member=alice)
+    assert entry.actor == staff
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_approves_from_the_request_with_a_note_the_member_reads(mail_stack, staff_client, alice):
+    from accounts.models import QuotaRequest
+    from tests.helpers import bodies
+
+    qr = services.request_quota(alice, 2048, "Photos of ducks")
+    page = staff_client.get(reverse("admin:accounts_quotarequest_change", args=[qr.pk])).content.decode()
+    assert "Approve (with the note above)" in page
+    response = staff_client.post(reverse("admin:accounts_quotarequest_change", args=[qr.pk]),
+                                 {"admin_note": "Enjoy the ducks", "_approve": "1"})
+    assert response.status_code == 302
+    assert QuotaRequest.objects.get(pk=qr.pk).status == "approved"
+    assert Member.objects.get(pk=alice.pk).quota_mb == 2048
+    assert any("Enjoy the ducks" in body for body in bodies("alice@duckmail.test", PASSWORD))
+    # Requests are history: no deleting.
+    assert staff_client.post(reverse("admin:accounts_quotarequest_delete", args=[qr.pk]), {"post": "yes"}).status_code == 403
+
+
+def test_waiting_quota_requests_come_first(staff_client, alice, bob):
+    first = services.request_quota(alice, 1024, "first")
+    services.decide_quota_request(first, False, actor=None)
+    services.request_quota(bob, 1024, "waiting")
+    page = staff_client.get(reverse("admin:accounts_quotarequest_changelist")).content.decode()
+    assert page.index("bob@duckmail.test") < page.index("alice@duckmail.test")

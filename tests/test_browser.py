@@ -41,7 +41,7 @@ def page(browser, live_server):
     context.close()
 
 
-def test_a_newcomer_signs_up_adds_an_alias_and_sees_mistakes_next_to_the_field(page, make_member):
+def test_a_newcomer_signs_up_adds_an_alias_and_sees_mistakes_next_to_the_field(mail_stack, page, make_member):
     make_member("taken")
     page.goto("/signup/")
     page.fill("#id_local_part", "taken")
@@ -58,14 +58,14 @@ def test_a_newcomer_signs_up_adds_an_alias_and_sees_mistakes_next_to_the_field(p
     page.click("button[type=submit]")
     page.wait_for_url("**/account/")
     assert "Welcome! Your mailbox frank@duckmail.test is ready." in page.inner_text(".messages")
-    assert "0.0 MB of 512 MB used" in page.inner_text("#quota")
+    assert "Your mailbox holds up to 512 MB" in page.inner_text("#quota")
 
-    page.fill("#alias-form #id_local_part", "frankie")
+    page.fill("#id_alias-local_part", "frankie")
     page.click("#alias-form button[type=submit]")
     assert "frankie@duckmail.test now delivers to your mailbox." in page.inner_text(".messages")
     assert Address.objects.get(local_part="frankie").owner == Member.objects.get(email="frank@duckmail.test")
 
-    page.fill("#alias-form #id_local_part", "bad name")
+    page.fill("#id_alias-local_part", "bad name")
     page.click("#alias-form button[type=submit]")
     assert "Use letters a–z" in page.inner_text("#alias-form .error")
 

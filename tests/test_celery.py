@@ -85,3 +85,20 @@ def test_beat_installs_the_quota_refresh_schedule_in_the_database(mail_stack, qu
     finally:
         beat.terminate()
         beat.wait(20)
+
+
+def test_with_redis_down_queueing_gives_up_quickly_and_the_change_stands(tmp_path):
+    # A page that queues work (quota refresh, notices) must not hang for kombu's retries.
+    script = (
+        "import time\n"
+        "from accounts import services, tasks\n"
+        "t = time.monotonic()\n"
+        "services._enqueue(tasks.refresh_quota_usage, 1)\n"
+        "print('took', round(time.monotonic() - t, 1))\n"
+    )
+    env = dict(os.environ, DUCKMAIL_DEBUG="1", DUCKMAIL_REDIS_URL="redis://127.0.0.1:1/0")
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], env=env, cwd=settings.BASE_DIR,
+                            capture_output=True, text=True, timeout=60)
+    assert "could not queue accounts.tasks.refresh_quota_usage" in result.stderr + result.stdout
+    took = float(result.stdout.split("took")[1])
+    assert took < 10, took

@@ -119,3 +119,30 @@ def test_a_detail_after_plus_reaches_the_mailbox_and_aliases(postfix, alice):
         time.sleep(0.1)
     assert sorted(subjects("alice@duckmail.test", PASSWORD)) == ["List", "Shop"]
     assert lmtp_send("alice+direct@duckmail.test", make_mail("alice@duckmail.test", "Direct")) == {}
+
+
+def test_submission_refuses_a_null_sender(postfix, alice):
+    with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
+        smtp.login("alice@duckmail.test", PASSWORD)
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as exc:
+            smtp.sendmail("", ["bob@duckmail.test"], b"From: DuckMail <postmaster@duckmail.test>\r\n\r\nx\r\n")
+        assert b"null sender" in exc.value.recipients["bob@duckmail.test"][1]
+
+
+def test_a_senders_own_spam_verdict_is_dropped(postfix, alice):
+    data = make_mail("alice@duckmail.test", "Trust me", X_Spam_Status="No, score=0", X_Spam_Score="0")
+    with smtplib.SMTP("127.0.0.1", postfix.ports.smtp) as smtp:
+        smtp.sendmail("s@example.net", ["alice@duckmail.test"], data)
+    import time
+
+    from tests.helpers import imap_login
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not subjects("alice@duckmail.test", PASSWORD):
+        time.sleep(0.1)
+    imap = imap_login("alice@duckmail.test", PASSWORD)
+    imap.select("INBOX", readonly=True)
+    _, msg = imap.fetch("1", "(BODY.PEEK[HEADER])")
+    imap.logout()
+    assert b"Subject: Trust me" in msg[0][1]
+    assert b"X-Spam" not in msg[0][1]

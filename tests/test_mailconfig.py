@@ -61,3 +61,21 @@ def test_the_test_variant_is_self_contained_and_complete(db, out_dir):
     assert dovecot_admin.master_password() not in master
     result = subprocess.run(["postfix", "-c", str(conf.parent.parent / "postfix"), "check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_production_postfix_configuration_is_valid(db, out_dir):
+    conf = mailconfig.generate(out_dir, variant="production", ports=PORTS)
+    postfix_dir = conf.parent.parent / "postfix"
+    result = subprocess.run(["postconf", "-c", str(postfix_dir), "-M"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    # Every address, IPv4 and IPv6, on the standard service lines.
+    assert "10025      inet" in result.stdout.replace("\t", " ") or result.stdout.startswith("10025")
+    main = subprocess.run(["postconf", "-c", str(postfix_dir), "-n"], capture_output=True, text=True)
+    assert "inet_interfaces = all" in main.stdout and "inet_protocols = all" in main.stdout
+
+
+def test_the_master_user_only_works_from_the_workers_networks(db, out_dir, settings):
+    settings.DOVECOT_MASTER_NETS = "192.0.2.0/24, 2001:db8::/32"
+    conf = mailconfig.generate(out_dir, variant="test", ports=PORTS)
+    line = (conf.parent / "master-users").read_text().strip()
+    assert line.endswith("::::::allow_real_nets=192.0.2.0/24,2001:db8::/32")

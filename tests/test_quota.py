@@ -50,6 +50,8 @@ def test_a_rejected_request_changes_nothing(mail_stack, alice, admin_client):
 
 
 def test_usage_on_the_account_page_follows_a_delivery(mail_stack, alice, alice_client):
+    # Never measured: the page says so (and asks a worker for the figure).
+    assert b"Usage is being measured" in alice_client.get(reverse("account")).content
     assert b"0.0 MB of 512 MB used" in alice_client.get(reverse("account")).content
     lmtp_send("alice@duckmail.test", make_mail("alice@duckmail.test", "Big", "duck " * 120_000))
     refresh_quota_usage(alice.pk)

@@ -28,7 +28,8 @@ def test_sensitive_changes_ask_for_the_password_again_after_a_while(alice_client
     for name in ("security", "password_change"):
         assert alice_client.get(reverse(name)).status_code == 200
     # A POST is not replayed: it comes back to the page the form was on.
-    response = alice_client.post(reverse("redirection_add"), {"local_part": "fwd", "targets": "x@example.org"},
+    response = alice_client.post(reverse("redirection_add"),
+                                 {"redirection-local_part": "fwd", "redirection-targets": "x@example.org"},
                                  HTTP_REFERER="http://testserver" + fwd_page)
     assert response.status_code == 302 and response.url.startswith(reverse("sudo"))
     assert not Address.objects.filter(local_part="fwd").exists()
@@ -43,7 +44,8 @@ def test_sensitive_changes_ask_for_the_password_again_after_a_while(alice_client
     response = alice_client.post(sudo_url, {"password": PASSWORD, "next": reverse("security")})
     assert response.status_code == 302 and response.url == reverse("security")
     assert alice_client.get(reverse("security")).status_code == 200
-    response = alice_client.post(reverse("redirection_add"), {"local_part": "fwd", "targets": "x@example.org"})
+    response = alice_client.post(reverse("redirection_add"),
+                                 {"redirection-local_part": "fwd", "redirection-targets": "x@example.org"})
     assert response.status_code == 302 and Address.objects.filter(local_part="fwd").exists()
 
 

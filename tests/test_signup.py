@@ -68,7 +68,8 @@ def test_members_log_in_with_their_full_address_or_name_and_log_out(client, alic
 def test_a_wrong_password_says_so_on_the_form(client, alice):
     response = client.post(reverse("login"), {"username": "alice@duckmail.test", "password": "nope"})
     assert response.status_code == 200
-    assert b"correct" in response.content
+    assert response.context["form"].non_field_errors()
+    assert b'class="error form-error"' in response.content
 
 
 def test_a_disabled_member_can_not_log_in_on_the_web(client, alice):
@@ -106,3 +107,19 @@ def test_disabling_a_member_ends_their_open_web_session(alice_client, alice):
     services.set_member_active(alice, False, actor=None)
     response = alice_client.get(reverse("account"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_one_address_can_not_create_accounts_in_bulk(client, db, settings):
+    settings.SIGNUP_PER_ADDRESS_PER_HOUR = 2
+    assert signup(client, "one").status_code == 302
+    client.post(reverse("logout"))
+    assert signup(client, "two").status_code == 302
+    client.post(reverse("logout"))
+    response = signup(client, "three")
+    assert response.status_code == 429
+    assert "Too many new accounts from your address" in response.content.decode()
+    assert not Member.objects.filter(email="three@duckmail.test").exists()
+    # Another address is not affected.
+    response = client.post(reverse("signup"), {"local_part": "four", "password1": PASSWORD, "password2": PASSWORD},
+                           REMOTE_ADDR="192.0.2.9")
+    assert response.status_code == 302

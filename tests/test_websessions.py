@@ -120,3 +120,39 @@ def test_expired_tokens_are_purged(alice_client, alice):
                              expires_at=timezone.now() + timedelta(minutes=1))
     assert purge_expired_mail_tokens() == 1
     assert list(MailToken.objects.values_list("name", flat=True)) == ["live"]
+
+
+def test_a_member_on_another_network_still_reaches_dovecot_through_the_web(mail_stack, client, alice, no_master):
+    # The web passes the member's own address with IMAP ID; the token stays bound to the
+    # web host's address (allow_real_nets), so it works whatever the member's address is.
+    client.defaults["REMOTE_ADDR"] = "198.51.100.20"
+    client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
+    folders, _response = folders_through_the_web(client, alice)
+    assert "INBOX" in folders
+    assert "rip=198.51.100.20" in mail_stack.log()
+
+
+def test_the_token_follows_the_session_through_a_key_change_and_dies_at_logout(mail_stack, client, alice, no_master):
+    client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
+    _folders, response = folders_through_the_web(client, alice)
+    secret = response.cookies[settings.WEB_MAIL_COOKIE_NAME].value
+    # A sudo confirmation or password change cycles the session key (update_session_auth_hash).
+    session = client.session
+    session.cycle_key()
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    client.post(reverse("logout"))
+    assert not MailToken.objects.filter(member=alice, kind="web").exists()
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login("alice@duckmail.test", secret)
+
+
+def test_ending_all_web_sessions_ends_their_mail_tokens(mail_stack, client, alice, no_master):
+    from accounts import security
+
+    client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
+    _folders, response = folders_through_the_web(client, alice)
+    secret = response.cookies[settings.WEB_MAIL_COOKIE_NAME].value
+    security.end_web_sessions(alice)
+    with pytest.raises(imaplib.IMAP4.error):
+        imap_login("alice@duckmail.test", secret)

@@ -53,7 +53,7 @@ def security_notice(to: str, subject: str, what: str, when, *, by_admin: bool = 
         advice = (
             "If this was you, there is nothing to do.\n"
             "If it was not, someone else may know your password: change it now on the Password page,\n"
-            "check the Security page (two-factor authentication, app passwords), and tell the administrators."
+            "check the Settings page (two-factor authentication, app passwords), and tell the administrators."
         )
     return _message(
         to,

@@ -175,7 +175,10 @@ def generate(
     _write(dovecot_dir / "dovecot-sql.conf.ext", _render("dovecot/dovecot-sql.conf.ext", context), 0o640, "dovecot")
     _write(dovecot_dir / "dovecot-sql-tokens.conf.ext", _render("dovecot/dovecot-sql-tokens.conf.ext", context), 0o640,
            "dovecot")
-    master = f"{settings.DOVECOT_MASTER_USER}:{ssha512(dovecot_admin.master_password())}\n"
+    # The master user works only from the workers' addresses: a leaked secret key alone
+    # must not open every mailbox from anywhere.
+    nets = ",".join(n.strip() for n in settings.DOVECOT_MASTER_NETS.split(",") if n.strip())
+    master = f"{settings.DOVECOT_MASTER_USER}:{ssha512(dovecot_admin.master_password())}::::::allow_real_nets={nets}\n"
     _write(dovecot_dir / "master-users", master, 0o640, "dovecot")
     for name in ("incoming_spam.sieve", "default.sieve"):
         target = sieve_global / name
@@ -186,6 +189,11 @@ def generate(
     context["dir"] = str(postfix_dir)
     _write(postfix_dir / "main.cf", _render("postfix/main.cf", context))
     _write(postfix_dir / "master.cf", _render("postfix/master.cf", context))
+    # Submission: no null sender (bounces are Postfix's to write, not members'; with <>
+    # nothing would tie the mail to the member's own addresses).
+    _write(postfix_dir / "submission_senders", "<>\tREJECT Send from your own address, not a null sender\n")
+    # Incoming: the antispam verdict is ours to write, so a sender's X-Spam-* headers go.
+    _write(postfix_dir / "header_checks", "/^X-Spam-(Status|Score|Flag|Level):/\tIGNORE\n")
     for name, (purpose, query) in POSTFIX_MAPS.items():
         _write(postfix_dir / name, _render("postfix/map.cf", {**db, "purpose": purpose, "query": query}), 0o640, "postfix")
     if not production:
