@@ -79,8 +79,14 @@ def signup(request):
 
 
 def _safe_next(request: HttpRequest, url: str | None) -> str:
-    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()},
-                                                require_https=request.is_secure()):
+    """A local path to go on to, or the account page.
+
+    Only paths starting with "/" pass: `redirect()` would take a bare word for a URL name
+    (NoReverseMatch, a 500 on a crafted login link).
+    """
+    if url and url.startswith("/") and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return url
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 

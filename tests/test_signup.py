@@ -123,3 +123,10 @@ def test_one_address_can_not_create_accounts_in_bulk(client, db, settings):
     response = client.post(reverse("signup"), {"local_part": "four", "password1": PASSWORD, "password2": PASSWORD},
                            REMOTE_ADDR="192.0.2.9")
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("next_url", ["inbox", "account", "//evil.example/", "https://evil.example/", "javascript:x"])
+def test_a_crafted_next_after_login_lands_on_the_account_page(client, alice, next_url):
+    response = client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD,
+                                              "next": next_url})
+    assert response.status_code == 302 and response.url == reverse("account")
