@@ -81,10 +81,10 @@ def signup(request):
 def _safe_next(request: HttpRequest, url: str | None) -> str:
     """A local path to go on to, or the account page.
 
-    Only paths starting with "/" pass: `redirect()` would take a bare word for a URL name
-    (NoReverseMatch, a 500 on a crafted login link).
+    A bare word does not pass: `redirect()` would take it for a URL name (NoReverseMatch,
+    a 500 on a crafted login link).
     """
-    if url and url.startswith("/") and url_has_allowed_host_and_scheme(
+    if url and url.startswith(("/", "http://", "https://")) and url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return url

@@ -24,6 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -97,14 +98,20 @@ def current() -> WebMailAuth:
 
 
 @contextmanager
-def _session_with_renewal(open_session, member: Member, login_refused: type[Exception], **kwargs) -> Iterator:
+def _session_with_renewal(
+    open_session, member: Member, login_refused: type[Exception], unavailable: type[Exception], **kwargs
+) -> Iterator:
     auth = current()
     with ExitStack() as stack:
         try:
             session = stack.enter_context(open_session(*auth.credentials(member), **kwargs))
         except login_refused:
-            # The browser's token was revoked or expired (say, by a password change): mint
-            # a fresh one for this still-valid web session and try once more.
+            # The browser's token was revoked (say, by a password change in another
+            # session): mint a fresh one for this still-valid web session, try once more.
+            if transaction.get_connection().in_atomic_block:
+                # Dovecot would not see a token written inside an open transaction.
+                raise unavailable("Your web session's access to the mail server was renewed. "
+                                  "Please reload the page and try again; nothing was changed.")
             session = stack.enter_context(open_session(*auth.credentials(member, renew=True), **kwargs))
         yield session
 
@@ -112,12 +119,13 @@ def _session_with_renewal(open_session, member: Member, login_refused: type[Exce
 def imap_session(member: Member):
     """An IMAP session as the logged-in `member`, passing their own address to Dovecot."""
     client_ip = current().request.META.get("REMOTE_ADDR")
-    return _session_with_renewal(imap.session, member, imap.LoginFailed, client_ip=client_ip)
+    return _session_with_renewal(imap.session, member, imap.LoginFailed, imap.MailServerError, client_ip=client_ip)
 
 
 def sieve_session(member: Member):
     """A ManageSieve session as the logged-in `member`."""
-    return _session_with_renewal(managesieve.session, member, managesieve.SieveLoginRefused)
+    return _session_with_renewal(managesieve.session, member, managesieve.SieveLoginRefused,
+                                 managesieve.SieveUnavailable)
 
 
 class WebMailAuthMiddleware:
@@ -128,12 +136,16 @@ class WebMailAuthMiddleware:
 
     def __call__(self, request):
         auth = WebMailAuth(request)
+        name = settings.WEB_MAIL_COOKIE_NAME
+        if request.user.is_authenticated and name not in request.COOKIES:
+            # Minted before the view runs: a view may first reach Dovecot inside a
+            # transaction, where Dovecot could not see a token written then.
+            auth.credentials(request.user)
         token = _current.set(auth)
         try:
             response = self.get_response(request)
         finally:
             _current.reset(token)
-        name = settings.WEB_MAIL_COOKIE_NAME
         if auth.minted and request.user.is_authenticated:
             response.set_cookie(
                 name, auth.minted, max_age=settings.SESSION_COOKIE_AGE, secure=settings.SESSION_COOKIE_SECURE,

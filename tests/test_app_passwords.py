@@ -173,7 +173,7 @@ def test_app_password_names_are_checked_next_to_the_field(alice_client, alice):
     response = alice_client.post(reverse("app_password_create"), {"name": "   "})
     assert response.status_code == 400
     assert response.context["app_password_form"].errors["name"] == ["Give the app password a name, e.g. “Phone”."]
-    assert MailToken.objects.filter(member=alice).count() == 1
+    assert MailToken.objects.filter(member=alice, kind="app").count() == 1
 
 
 def test_typed_passwords_reach_postgres_only_as_a_hash(mail_stack):

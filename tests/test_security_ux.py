@@ -133,7 +133,7 @@ def test_every_security_change_still_needs_sudo(alice_client, alice, settings):
         response = method(reverse("app_password_revoke", args=[token.pk]))
         assert response.status_code == 302 and response.url.startswith(reverse("sudo"))
     assert not TOTPDevice.objects.filter(user=alice).exists()
-    assert list(MailToken.objects.filter(member=alice).values_list("name", flat=True)) == ["Phone"]
+    assert list(MailToken.objects.filter(member=alice, kind="app").values_list("name", flat=True)) == ["Phone"]
 
 
 def test_a_set_up_key_is_only_shown_in_sudo_mode(alice_client, alice, settings):
@@ -195,13 +195,13 @@ def test_creating_an_app_password_redirects_and_shows_the_secret_once(alice_clie
     assert response.status_code == 302 and response.url == reverse("security") + "#new-app-password"
     page = alice_client.get(response.url).content.decode()
     secret = re.search(r'<code class="secret">([a-z ]+)</code>', page).group(1)
-    token = MailToken.objects.get(member=alice)
+    token = MailToken.objects.get(member=alice, kind="app")
     assert (token.token_hash, token.grouped_hash) == security.token_hashes(secret)
     assert "App password for <strong>Phone</strong>" in page
     # A reload is a GET: no second app password, and the secret is gone.
     page = alice_client.get(reverse("security")).content.decode()
     assert secret not in page and 'id="new-app-password"' not in page
-    assert MailToken.objects.filter(member=alice).count() == 1
+    assert MailToken.objects.filter(member=alice, kind="app").count() == 1
 
 
 def test_show_recovery_codes_redirects_and_a_reload_makes_no_new_ones(alice_client, alice):

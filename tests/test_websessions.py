@@ -156,3 +156,48 @@ def test_ending_all_web_sessions_ends_their_mail_tokens(mail_stack, client, alic
     security.end_web_sessions(alice)
     with pytest.raises(imaplib.IMAP4.error):
         imap_login("alice@duckmail.test", secret)
+
+
+def test_a_first_contact_with_dovecot_inside_a_save_works(mail_stack, alice_client, alice, no_master):
+    # Saving the spam setting reaches ManageSieve inside a database transaction: the web
+    # session's token must already be visible to Dovecot then.
+    response = alice_client.post(reverse("filters:options"), {"spam_threshold": "40"})
+    assert response.status_code == 302, response.content.decode()[:500]
+
+
+def test_a_token_revoked_meanwhile_is_renewed_and_the_save_goes_through(mail_stack, alice_client, alice, no_master):
+    from filters.models import Rule
+
+    folders_through_the_web(alice_client, alice)  # the session has its token
+    MailToken.objects.filter(member=alice, kind="web").delete()  # a password change elsewhere
+    data = {
+        "rule-name": "Work", "rule-enabled": "on", "rule-match": "all",
+        "cond-TOTAL_FORMS": "1", "cond-INITIAL_FORMS": "0",
+        "cond-0-field": "from", "cond-0-op": "contains", "cond-0-value": "boss@example.org", "cond-0-header": "",
+        "act-TOTAL_FORMS": "1", "act-INITIAL_FORMS": "0",
+        "act-0-kind": "fileinto", "act-0-folder": "Junk", "act-0-address": "", "act-0-text": "",
+    }
+    assert alice_client.post(reverse("filters:rule_new"), data).status_code == 302
+    assert Rule.objects.filter(member=alice).exists()
+
+
+def test_inside_a_transaction_a_revoked_token_asks_for_a_reload(mail_stack, alice, no_master):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import transaction
+
+    from duckmail.lib import imap
+
+    request = RequestFactory().get("/")
+    request.user = alice
+    request.session = SessionStore()
+    request.COOKIES[settings.WEB_MAIL_COOKIE_NAME] = "revoked-or-never-valid"
+    token = websessions._current.set(websessions.WebMailAuth(request))
+    try:
+        with transaction.atomic(), pytest.raises(imap.MailServerError, match="reload the page"):
+            with websessions.imap_session(alice):
+                pass
+        # Outside a transaction the same situation renews the token.
+        with websessions.imap_session(alice) as client:
+            assert client.select_folder("INBOX")
+    finally:
+        websessions._current.reset(token)
