@@ -100,15 +100,23 @@ def require_sudo_mode(view):
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if security.sudo_is_fresh(request):
-            return view(request, *args, **kwargs)
-        came_from = _safe_next(request, request.META.get("HTTP_REFERER"))
-        back = request.get_full_path() if request.method == "GET" else came_from
-        # "Cancel" on the sudo page goes back to where the member was, never to a page
-        # that would ask again.
-        return redirect(f"{reverse('sudo')}?{urlencode({'next': back, 'cancel': came_from})}")
+        return sudo_redirect(request) or view(request, *args, **kwargs)
 
     return wrapped
+
+
+def sudo_redirect(request: HttpRequest) -> HttpResponse | None:
+    """None if this session proved the password recently, else the redirect to confirm it.
+
+    For views that need sudo mode only for some requests (e.g. a filter rule that forwards mail).
+    """
+    if security.sudo_is_fresh(request):
+        return None
+    came_from = _safe_next(request, request.META.get("HTTP_REFERER"))
+    back = request.get_full_path() if request.method == "GET" else came_from
+    # "Cancel" on the sudo page goes back to where the member was, never to a page
+    # that would ask again.
+    return redirect(f"{reverse('sudo')}?{urlencode({'next': back, 'cancel': came_from})}")
 
 
 @sensitive_post_parameters("password")

@@ -137,10 +137,12 @@ class ConditionForm(forms.Form):
                 op = cleaned["op"] = "over"
             if op != "over":
                 self.add_error("op", "A spam score is compared with “over” only: choose “over”.")
-            if not value.strip().isdigit() or not 0 <= int(value) <= 99:
+            # isascii + isdigit: "²" or "٣" are digits to Python but not to int() or Sieve.
+            digits = value.strip()
+            if not (digits.isascii() and digits.isdigit()) or not 0 <= int(digits) <= 99:
                 self.add_error("value", "Enter a percentage from 0 to 99.")
             else:
-                cleaned["value"] = str(int(value))
+                cleaned["value"] = str(int(digits))
             cleaned["header"] = ""
         return cleaned
 

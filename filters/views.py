@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.views import require_sudo_mode, sudo_redirect
 from duckmail.lib import managesieve
 
 from . import services, sieve
@@ -105,7 +106,8 @@ def rule_edit(request, rule_id: int | None = None):
         # "Add a condition/action": the same form again with one more empty row; nothing saved.
         data = request.POST.copy()
         key = "cond-TOTAL_FORMS" if "add_condition" in data else "act-TOTAL_FORMS"
-        data[key] = str(min(int(data.get(key) or 0) + 1, MAX_ROWS))
+        count = data.get(key) or "0"
+        data[key] = str(min((int(count) if count.isascii() and count.isdigit() else 0) + 1, MAX_ROWS))
         form, cond_fs, act_fs = rule_forms(data, rule=rule, folders=folders)
         context = {"rule": rule, "form": form, "cond_fs": cond_fs, "act_fs": act_fs}
         return render(request, "filters/rule_form.html", context)
@@ -118,6 +120,13 @@ def rule_edit(request, rule_id: int | None = None):
             status = 503
         else:
             data = clean_rule(form, cond_fs, act_fs)
+            if data is not None and _forwards(data["actions"]):
+                # Forwarding mail elsewhere is what a stolen session would do first: like
+                # adding a redirection, it needs a recently typed password.
+                if (confirm := sudo_redirect(request)) is not None:
+                    messages.warning(request, "Forwarding mail to another address needs your password. "
+                                              "Confirm it's you, then save the rule again.")
+                    return confirm
             if data is not None:
                 try:
                     services.save_rule(request.user, rule, **data)
@@ -159,11 +168,17 @@ def _rule_change(request, change, done: str):
     return redirect("filters:index")
 
 
+def _forwards(actions: list[dict]) -> bool:
+    return any(str(a.get("kind", "")).startswith("redirect") for a in actions)
+
+
 @login_required
 @require_POST
 def rule_toggle(request, rule_id: int):
     rule = own_rule(request.user, rule_id)
     enable = not rule.enabled
+    if enable and _forwards(rule.actions) and (confirm := sudo_redirect(request)) is not None:
+        return confirm
     return _rule_change(request, lambda: services.set_rule_enabled(rule, enable),
                         f"Rule “{rule.name}” {'enabled' if enable else 'disabled'}.")
 
@@ -294,6 +309,9 @@ def _excerpt(text: str, line: int, around: int = 2) -> list[tuple[int, str, bool
 
 @login_required
 def script_edit(request, name: str | None = None):
+    # A hand-written script can do anything, forwarding included: saving one needs sudo mode.
+    if request.method == "POST" and (confirm := sudo_redirect(request)) is not None:
+        return confirm
     member = request.user
     status = 200
     active: bool | None = None  # None: not known (new script, or Dovecot unreachable)
@@ -355,6 +373,7 @@ def script_download(request, name: str):
 
 @login_required
 @require_POST
+@require_sudo_mode
 def script_upload(request):
     form = UploadForm(request.POST, request.FILES)
     if form.is_valid():
@@ -375,6 +394,7 @@ def script_upload(request):
 
 @login_required
 @require_POST
+@require_sudo_mode
 def script_activate(request):
     name = request.POST.get("name") or None
     try:
