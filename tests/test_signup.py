@@ -130,3 +130,8 @@ def test_a_crafted_next_after_login_lands_on_the_account_page(client, alice, nex
     response = client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD,
                                               "next": next_url})
     assert response.status_code == 302 and response.url == reverse("account")
+
+
+def test_the_login_page_says_where_to_ask_for_a_forgotten_password(client, db):
+    page = client.get(reverse("login")).content.decode()
+    assert "Forgot your password" in page and 'href="mailto:postmaster@duckmail.test"' in page
