@@ -8,7 +8,6 @@ import pytest
 from filters import services
 from tests.conftest import PASSWORD
 from tests.helpers import imap_login
-from tests.test_browser import browser, page  # noqa: F401  (shared fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SHOTS = os.environ.get("DUCKMAIL_SCREENSHOTS")
@@ -19,7 +18,7 @@ def shot(pg, name: str) -> None:
         pg.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
-def test_a_member_builds_a_rule_and_sees_a_bad_script_refused_in_place(page, make_member, mail_stack):  # noqa: F811
+def test_a_member_builds_a_rule_and_sees_a_bad_script_refused_in_place(page, make_member, mail_stack):
     services.ensure_shipped_global_rules()
     member = make_member(f"b{uuid.uuid4().hex[:10]}")
     imap = imap_login(member.email, PASSWORD)
@@ -82,7 +81,7 @@ def no_sideways_scrolling(pg) -> bool:
     return pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_on_a_phone_the_rule_editor_shows_only_what_applies_and_adds_rows_in_the_page(page, make_member, mail_stack):  # noqa: F811
+def test_on_a_phone_the_rule_editor_shows_only_what_applies_and_adds_rows_in_the_page(page, make_member, mail_stack):
     from filters.models import Rule
     from filters.sieve import TEXT_OPS
 
@@ -148,7 +147,7 @@ def test_on_a_phone_the_rule_editor_shows_only_what_applies_and_adds_rows_in_the
     assert rule.actions == [{"kind": "fileinto", "arg": "Work"}, {"kind": "stop", "arg": ""}]
 
 
-def test_on_a_phone_the_filters_page_fits_and_deleting_asks_first(page, make_member, mail_stack):  # noqa: F811
+def test_on_a_phone_the_filters_page_fits_and_deleting_asks_first(page, make_member, mail_stack):
     from filters.models import Rule
 
     services.ensure_shipped_global_rules()

@@ -1,8 +1,6 @@
 """The 2FA set-up a member follows in a real browser (Chromium via Playwright), step by step
 as the service page documents it, then logging in again with a code."""
 
-import shutil
-
 import pytest
 
 from accounts import security
@@ -10,36 +8,6 @@ from tests.conftest import PASSWORD
 from tests.twofactor_helpers import next_code, secret_from_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's ORM calls are
-    # plain synchronous ones between page actions.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def test_a_member_sets_up_2fa_as_documented_and_logs_in_with_a_code(page, alice):
