@@ -76,6 +76,10 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
+# How long an attempt counts as in flight if it never reports failure() or success().
+IN_FLIGHT_MS = 5000
+
+
 class LoginThrottle:
     """The throttle for one login attempt: `account` as typed (normalised), `address` of the client."""
 
@@ -95,10 +99,26 @@ class LoginThrottle:
             for key in (self.account, self.address):
                 pipe.pttl(key.name + ":lock")
             remaining = [ms for ms in pipe.execute() if ms and ms > 0]
+            if not remaining:
+                # Attempts in flight count against the account's budget too: parallel
+                # requests could otherwise all pass before the first failure is counted.
+                pipe = client().pipeline(transaction=True)
+                pipe.incr(self._inflight)
+                pipe.pexpire(self._inflight, IN_FLIGHT_MS)
+                pipe.get(self.account.name + ":fails")
+                in_flight, _, fails = pipe.execute()
+                # Past the limit (a lock that has lifted), one attempt at a time.
+                if in_flight > max(self.account.limit - int(fails or 0), 1):
+                    client().decr(self._inflight)
+                    remaining = [1000]
         except redis.RedisError as exc:
             raise ThrottleUnavailable(str(exc)) from exc
         if remaining:
             raise Throttled(math.ceil(max(remaining) / 1000))
+
+    @property
+    def _inflight(self) -> str:
+        return self.account.name + ":inflight"
 
     def failure(self) -> None:
         """Count a failed attempt; raise Throttled if this failure locked a key."""
@@ -110,7 +130,11 @@ class LoginThrottle:
             for key in (self.account, self.address):
                 pipe.incr(key.name + ":fails")
                 pipe.expire(key.name + ":fails", window)
-            counts = pipe.execute()[0::2]
+            pipe.decr(self._inflight)
+            *results, in_flight = pipe.execute()
+            counts = results[0::2]
+            if in_flight < 0:  # the marker had expired meanwhile
+                r.delete(self._inflight)
             for key, count in zip((self.account, self.address), counts, strict=True):
                 over = count - key.limit
                 if over < 0:
@@ -125,9 +149,18 @@ class LoginThrottle:
         if locked_for:
             raise Throttled(locked_for)
 
+    def release(self) -> None:
+        """The attempt ended without a verdict on the password (e.g. an empty field, or
+        on to the code step): it no longer counts as in flight."""
+        try:
+            if client().decr(self._inflight) < 0:
+                client().delete(self._inflight)
+        except redis.RedisError as exc:
+            raise ThrottleUnavailable(str(exc)) from exc
+
     def success(self) -> None:
         try:
-            client().delete(self.account.name + ":fails", self.account.name + ":lock")
+            client().delete(self.account.name + ":fails", self.account.name + ":lock", self._inflight)
         except redis.RedisError as exc:
             raise ThrottleUnavailable(str(exc)) from exc
 

@@ -149,11 +149,14 @@ def login_view(request):
             except Throttled as exc:
                 return render(request, "accounts/login.html", {"form": form, "next": next_url, "error": exc.message},
                               status=429)
+        else:
+            throttle.release()
         return render(request, "accounts/login.html", {"form": form, "next": next_url})
     member = form.get_user()
     if security.two_factor_enabled(member):
         # The account's failure count stays until the code is right too: clearing it here
         # would give someone who knows the password unlimited guesses at the code.
+        throttle.release()
         security.start_pending_login(request, member, next_url)
         return redirect("login_code")
     throttle.success()
@@ -385,6 +388,8 @@ def password_change(request):
             throttle.check()
             if form.has_error("old_password", "password_incorrect"):
                 throttle.failure()
+            else:
+                throttle.release()
         except Throttled as exc:
             return render(request, "accounts/password_change.html",
                           {"form": MemberPasswordChangeForm(request.user), "error": exc.message}, status=429)

@@ -157,3 +157,27 @@ def test_guessing_the_old_password_on_the_change_page_is_throttled(alice_client,
     assert response.status_code == 429 and b"try again in" in response.content
     alice.refresh_from_db()
     assert alice.check_password(PASSWORD)
+
+
+def test_parallel_attempts_can_not_all_pass_before_the_first_failure_counts(alice, settings):
+    # Requests in flight at the same time: each has passed check(), none has failed yet.
+    from accounts.throttle import LoginThrottle, Throttled
+
+    settings.THROTTLE_ACCOUNT_FAILURES = 3
+    in_flight = [LoginThrottle("alice@duckmail.test", f"192.0.2.{n}") for n in range(10)]
+    passed = 0
+    for attempt in in_flight:
+        try:
+            attempt.check()
+            passed += 1
+        except Throttled:
+            pass
+    assert passed == 3
+    # As they report back, the budget is the failure count again (and a success clears all).
+    for attempt in in_flight[:3]:
+        try:
+            attempt.failure()
+        except Throttled:
+            pass
+    with pytest.raises(Throttled):
+        LoginThrottle("alice@duckmail.test", "192.0.2.99").check()
