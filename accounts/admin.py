@@ -79,7 +79,7 @@ class MemberAdmin(admin.ModelAdmin):
         requests = reverse("admin:accounts_quotarequest_changelist") + f"?member__id__exact={obj.pk}"
         return format_html('<a href="{}">Audit log</a> · <a href="{}">Quota requests</a>', log, requests)
 
-    @admin.action(description="Set a new password (member forgot theirs): shown once")
+    @admin.action(description="Set a new password (member forgot theirs): shown once", permissions=["change"])
     def set_new_password(self, request, queryset):
         import secrets
 
@@ -87,6 +87,10 @@ class MemberAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one member to give a new password.", messages.ERROR)
             return
         member = queryset.get()
+        if (member.is_staff or member.is_superuser) and not request.user.is_superuser:
+            # Otherwise a staff member could take over an administrator's account.
+            self.message_user(request, "Only a superuser can set a new password for an administrator.", messages.ERROR)
+            return
         password = secrets.token_urlsafe(12)
         services.change_password(member, password, actor=request.user)
         self.message_user(
@@ -111,7 +115,11 @@ class MemberAdmin(admin.ModelAdmin):
         return self.fields
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else self.readonly_fields
+        if obj is None:
+            return () if request.user.is_superuser else ("is_staff",)
+        # Only superusers hand out admin rights.
+        extra = () if request.user.is_superuser else ("is_staff", "is_superuser")
+        return self.readonly_fields + extra
 
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
@@ -135,7 +143,7 @@ class MemberAdmin(admin.ModelAdmin):
         services.audit("member.changed_by_admin", actor=request.user, member=obj,
                        fields=[f for f in form.changed_data if f not in ("quota_mb", "is_active")])
 
-    @admin.action(description="Disable selected members (no login anywhere)")
+    @admin.action(description="Disable selected members (no login anywhere)", permissions=["change"])
     def disable_members(self, request, queryset):
         for member in queryset:
             services.set_member_active(member, False, actor=request.user)
@@ -151,13 +159,13 @@ class MemberAdmin(admin.ModelAdmin):
     def app_password_count(self, obj):
         return security.app_passwords(obj).count()
 
-    @admin.action(description="Reset two-factor authentication (member lost phone and recovery codes)")
+    @admin.action(description="Reset two-factor authentication (member lost phone and recovery codes)", permissions=["change"])
     def reset_two_factor(self, request, queryset):
         done = sum(security.reset_two_factor(member, actor=request.user) for member in queryset)
         self.message_user(request, f"Two-factor authentication reset for {done} member(s); "
                                    "they log in with their password alone now.", messages.SUCCESS)
 
-    @admin.action(description="Enable selected members")
+    @admin.action(description="Enable selected members", permissions=["change"])
     def enable_members(self, request, queryset):
         for member in queryset:
             services.set_member_active(member, True, actor=request.user)
@@ -254,11 +262,11 @@ class QuotaRequestAdmin(admin.ModelAdmin):
         verb = "approved" if approve else "rejected"
         self.message_user(request, f"{done} request(s) {verb}.", messages.SUCCESS)
 
-    @admin.action(description="Approve selected requests (sets the new quota)")
+    @admin.action(description="Approve selected requests (sets the new quota)", permissions=["change"])
     def approve(self, request, queryset):
         self._decide(request, queryset, True)
 
-    @admin.action(description="Reject selected requests")
+    @admin.action(description="Reject selected requests", permissions=["change"])
     def reject(self, request, queryset):
         self._decide(request, queryset, False)
 

@@ -14,6 +14,7 @@ than left unthrottled (fail closed).
 """
 
 import hashlib
+import ipaddress
 import logging
 import math
 from dataclasses import dataclass
@@ -165,13 +166,26 @@ class LoginThrottle:
             raise ThrottleUnavailable(str(exc)) from exc
 
 
+def _network(address: str) -> str:
+    """IPv6 clients by their /64: one machine usually has a whole /64 to rotate through."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def count_signup(request: HttpRequest) -> None:
     """Count a sign-up from the client's address; raise Throttled past the hourly limit.
 
     Each sign-up costs an Argon2 hash (~100 MiB) and a mailbox: one address can not
     create them in bulk. INCR first, so parallel requests can not all slip through.
     """
-    key = f"{settings.THROTTLE_KEY_PREFIX}signup:{_digest(client_address(request))}"
+    key = f"{settings.THROTTLE_KEY_PREFIX}signup:{_digest(_network(client_address(request)))}"
     try:
         pipe = client().pipeline(transaction=True)
         pipe.incr(key)

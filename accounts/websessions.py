@@ -76,6 +76,10 @@ class WebMailAuth:
         # The session data, not the session key, ties the token to the session: the key
         # changes (cycle_key) at sudo confirmations and password changes, the data stays.
         session[SESSION_TOKEN_ID] = token.pk
+        # Saved now: SessionMiddleware skips saving on a 5xx answer, and the token must
+        # stay findable (and revocable at logout) whatever the response.
+        session.save()
+        session.modified = False  # (saved; the middleware need not save it again)
         self.minted = secret
         return secret
 
@@ -137,7 +141,7 @@ class WebMailAuthMiddleware:
     def __call__(self, request):
         auth = WebMailAuth(request)
         name = settings.WEB_MAIL_COOKIE_NAME
-        if request.user.is_authenticated and name not in request.COOKIES:
+        if request.user.is_authenticated and not request.COOKIES.get(name):
             # Minted before the view runs: a view may first reach Dovecot inside a
             # transaction, where Dovecot could not see a token written then.
             auth.credentials(request.user)
@@ -146,7 +150,18 @@ class WebMailAuthMiddleware:
             response = self.get_response(request)
         finally:
             _current.reset(token)
-        if auth.minted and request.user.is_authenticated:
+        if (
+            not auth.minted
+            and request.method == "POST"
+            and request.user.is_authenticated
+            and request.COOKIES.get(name)
+            and not MailToken.objects.filter(pk=request.session.get(SESSION_TOKEN_ID) or 0).exists()
+        ):
+            # This request revoked the session's token (a password change keeps the
+            # session but ends its mail access): drop the cookie, so that the next request
+            # mints a new token before its view runs.
+            response.delete_cookie(name, samesite="Lax")
+        elif auth.minted and request.user.is_authenticated:
             response.set_cookie(
                 name, auth.minted, max_age=settings.SESSION_COOKIE_AGE, secure=settings.SESSION_COOKIE_SECURE,
                 httponly=True, samesite="Lax",

@@ -120,7 +120,7 @@ def rule_edit(request, rule_id: int | None = None):
             status = 503
         else:
             data = clean_rule(form, cond_fs, act_fs)
-            if data is not None and _forwards(data["actions"]):
+            if data is not None and (_forwards(data["actions"]) or _sudo_if_dormant_forwarding_wakes(request)):
                 # Forwarding mail elsewhere is what a stolen session would do first: like
                 # adding a redirection, it needs a recently typed password.
                 if (confirm := sudo_redirect(request)) is not None:
@@ -155,6 +155,8 @@ def _place_rule_error(form, cond_fs, exc: ValidationError) -> None:
 
 
 def _rule_change(request, change, done: str):
+    if (confirm := _sudo_if_dormant_forwarding_wakes(request)) is not None:
+        return confirm
     try:
         change()
     except managesieve.ScriptInvalid as exc:
@@ -170,6 +172,18 @@ def _rule_change(request, change, done: str):
 
 def _forwards(actions: list[dict]) -> bool:
     return any(str(a.get("kind", "")).startswith("redirect") for a in actions)
+
+
+def _sudo_if_dormant_forwarding_wakes(request) -> HttpResponse | None:
+    """Sudo mode when saving would make the editor's script active again over a hand-written
+    one while the editor holds enabled forwarding rules: they would start forwarding."""
+    member = request.user
+    rules = Rule.objects.filter(member=member, enabled=True).only("actions")
+    if not any(_forwards(r.actions) for r in rules):
+        return None
+    if _hand_written_or_none(member) is None:
+        return None
+    return sudo_redirect(request)
 
 
 @login_required
@@ -203,6 +217,8 @@ def rule_move(request, rule_id: int, direction: str):
 @login_required
 @require_POST
 def options(request):
+    if (confirm := _sudo_if_dormant_forwarding_wakes(request)) is not None:
+        return confirm
     form = OptionsForm(request.POST)
     if form.is_valid():
         try:
@@ -231,6 +247,8 @@ def vacation(request):
     }
     form = VacationForm(request.POST or None, initial=initial, addresses=addresses)
     status = 200
+    if request.method == "POST" and (confirm := _sudo_if_dormant_forwarding_wakes(request)) is not None:
+        return confirm
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -260,6 +278,8 @@ def _vacation_saved(fs) -> str:
 @login_required
 @require_POST
 def editor_import(request):
+    if (confirm := _sudo_if_dormant_forwarding_wakes(request)) is not None:
+        return confirm
     try:
         services.import_editor_script(request.user)
     except sieve.NotRepresentable:

@@ -117,3 +117,42 @@ def test_waiting_quota_requests_come_first(staff_client, alice, bob):
     services.request_quota(bob, 1024, "waiting")
     page = staff_client.get(reverse("admin:accounts_quotarequest_changelist")).content.decode()
     assert page.index("bob@duckmail.test") < page.index("alice@duckmail.test")
+
+
+@pytest.fixture
+def viewer_client(client, make_member):
+    """A staff member who may only look at members and quota requests."""
+    from django.contrib.auth.models import Permission
+
+    viewer = make_member("viewer", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_member", "view_quotarequest"]))
+    client.force_login(viewer)
+    return client
+
+
+def test_staff_who_may_only_look_can_not_run_actions(viewer_client, alice, make_member):
+    root = make_member("root", is_staff=True, is_superuser=True, allow_reserved=True)
+    qr = services.request_quota(alice, 2048, "more")
+    for action, pk in (("set_new_password", root.pk), ("disable_members", alice.pk), ("reset_two_factor", alice.pk)):
+        viewer_client.post(reverse("admin:accounts_member_changelist"), {"action": action, "_selected_action": [pk]})
+    viewer_client.post(reverse("admin:accounts_quotarequest_changelist"), {"action": "approve", "_selected_action": [qr.pk]})
+    root.refresh_from_db()
+    assert root.check_password(PASSWORD)
+    assert Member.objects.get(pk=alice.pk).is_active
+    assert services.QuotaRequest.objects.get(pk=qr.pk).status == "pending"
+
+
+def test_only_a_superuser_gives_an_administrator_a_new_password(client, make_member):
+    from django.contrib.auth.models import Permission
+
+    helper = make_member("helper", is_staff=True)
+    helper.user_permissions.add(*Permission.objects.filter(codename__in=["view_member", "change_member"]))
+    other_admin = make_member("boss", is_staff=True)
+    client.force_login(helper)
+    client.post(reverse("admin:accounts_member_changelist"),
+                {"action": "set_new_password", "_selected_action": [other_admin.pk]})
+    other_admin.refresh_from_db()
+    assert other_admin.check_password(PASSWORD)
+    # Nor can they make themselves (or anyone) a superuser.
+    page = client.get(reverse("admin:accounts_member_change", args=[helper.pk])).content.decode()
+    assert 'name="is_superuser"' not in page and 'name="is_staff"' not in page

@@ -81,3 +81,18 @@ def test_odd_input_is_a_form_error_not_a_crash(client, make_member, mail_stack, 
     response = client.post(reverse("filters:rule_new"), rule("fileinto", **extra))
     assert response.status_code == status
     assert not Rule.objects.filter(member=member).exists()
+
+
+def test_waking_up_dormant_forwarding_rules_needs_the_password_again(stale_client, settings):
+    member = stale_client.member
+    services.save_rule(member, None, name="fwd", enabled=True, match="all",
+                       conditions=[{"field": "subject", "op": "contains", "value": "x", "header": ""}],
+                       actions=[{"kind": "redirect", "arg": "elsewhere@example.org"}])
+    services.save_script(member, "handmade", "keep;\n", activate=True)  # the forwarding rule sleeps
+    for url, data in ((reverse("filters:options"), {"spam_threshold": "40"}),
+                      (reverse("filters:vacation"), {"enabled": "on", "subject": "Away", "body": "x",
+                                                     "addresses": [member.email], "days": "5"}),
+                      (reverse("filters:rule_new"), rule("fileinto"))):
+        response = stale_client.post(url, data)
+        assert response.status_code == 302 and response.url.startswith(reverse("sudo")), url
+    assert services.list_scripts(member).active == "handmade"

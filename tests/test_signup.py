@@ -135,3 +135,14 @@ def test_a_crafted_next_after_login_lands_on_the_account_page(client, alice, nex
 def test_the_login_page_says_where_to_ask_for_a_forgotten_password(client, db):
     page = client.get(reverse("login")).content.decode()
     assert "Forgot your password" in page and 'href="mailto:postmaster@duckmail.test"' in page
+
+
+def test_ipv6_clients_are_counted_by_their_slash_64(client, db, settings):
+    settings.SIGNUP_PER_ADDRESS_PER_HOUR = 2
+    statuses = []
+    for n in range(1, 4):
+        client.post(reverse("logout"))
+        response = client.post(reverse("signup"), {"local_part": f"six{n}", "password1": PASSWORD,
+                                                   "password2": PASSWORD}, REMOTE_ADDR=f"2001:db8:1:2::{n}")
+        statuses.append(response.status_code)
+    assert statuses == [302, 302, 429]

@@ -201,3 +201,31 @@ def test_inside_a_transaction_a_revoked_token_asks_for_a_reload(mail_stack, alic
             assert client.select_folder("INBOX")
     finally:
         websessions._current.reset(token)
+
+
+def test_after_changing_the_password_the_session_gets_new_mail_access(mail_stack, client, alice, no_master):
+    client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
+    client.get(reverse("filters:index"))
+    response = client.post(reverse("password_change"), {"old_password": PASSWORD, "new_password1": "New-Passw0rd-here",
+                                                         "new_password2": "New-Passw0rd-here"})
+    assert response.status_code == 302
+    # The revoked token's cookie is dropped, and the next request mints a new token first.
+    assert response.cookies[settings.WEB_MAIL_COOKIE_NAME].value == ""
+    assert client.post(reverse("filters:options"), {"spam_threshold": "40"}).status_code == 302
+
+
+def test_a_token_minted_by_a_failing_request_is_still_revoked_at_logout(mail_stack, client, alice):
+    client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
+    session = client.session
+    request = RequestFactory().get("/")
+    request.user = alice
+    request.session = session
+    auth = websessions.WebMailAuth(request)
+    auth.credentials(alice)  # minting saves the session itself, whatever the response
+    session = client.session
+    assert session.get(websessions.SESSION_TOKEN_ID)
+    session.cycle_key()
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    client.post(reverse("logout"))
+    assert not MailToken.objects.filter(member=alice, kind="web").exists()
