@@ -75,6 +75,19 @@ class Condition:
     header: str = ""  # the header name when field == "header"
 
 
+def canonical_condition(cond: Condition) -> Condition:
+    """The one form a condition is written in: header names are case-insensitive in Sieve,
+    and "any header: Subject" is the Subject condition. Without this, two conditions that
+    mean the same would write the same script and read back as only one of them."""
+    if cond.field != "header":
+        return cond
+    header = cond.header.lower()
+    for fld, headers in TEXT_FIELDS.items():
+        if headers == [header]:
+            return Condition(field=fld, op=cond.op, value=cond.value)
+    return Condition(field="header", op=cond.op, value=cond.value, header=header)
+
+
 @dataclass
 class Action:
     kind: str  # one of ACTIONS
@@ -177,6 +190,7 @@ def _cmd(name: str, parent: commands.Command | None = None, **arguments) -> comm
 
 
 def _text_test(w: _Writer, cond: Condition) -> commands.Command:
+    cond = canonical_condition(cond)
     tag, negate = TEXT_OPS[cond.op]
     if tag == ":regex":
         w.requires.add("regex")
@@ -340,7 +354,7 @@ def _cond_from_test(test: commands.Command, encoded: bool) -> Condition:
                 return Condition(field=fld, op=op, value=value)
         if len(names) != 1:
             raise NotRepresentable("several headers in one condition")
-        return Condition(field="header", op=op, value=value, header=names[0])
+        return Condition(field="header", op=op, value=value, header=lowered[0])
     if negate:
         raise NotRepresentable(f"not {test.name}")
     if test.name == "size":

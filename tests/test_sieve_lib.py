@@ -67,7 +67,7 @@ FULL = RuleSet(
     rules=[
         Rule(name="Boss", match="any", conditions=[
             Condition("from", "contains", "boss@"), Condition("to", "not_is", "x@y.z"),
-            Condition("header", "regex", "^dev", header="List-Id"), Condition("size", "over", "100K"),
+            Condition("header", "regex", "^dev", header="list-id"), Condition("size", "over", "100K"),
             Condition("spam", "over", "50"), Condition("subject", "not_matches", "*[x]*"),
         ], actions=[Action("mark_read"), Action("flag"), Action("fileinto", "Work/Boss"), Action("stop")]),
         Rule(name="off", enabled=False, actions=[Action("discard")]),
@@ -160,13 +160,15 @@ rulesets = st.builds(RuleSet, includes=st.lists(st.just("incoming_spam"), max_si
 
 
 def _as_stored(rs: RuleSet) -> RuleSet:
-    """What the editor keeps: LF line breaks in multi-line texts; match "all" without conditions."""
+    """What the editor keeps: LF line breaks in multi-line texts; match "all" without conditions;
+    conditions in their canonical form (lower-case header names; "any header: Subject" is Subject)."""
     import copy
 
     rs = copy.deepcopy(rs)
     if rs.vacation:
         rs.vacation.body = sieve.normalize_multiline(rs.vacation.body)
     for r in rs.rules:
+        r.conditions = [sieve.canonical_condition(c) for c in r.conditions]
         if not r.conditions:
             r.match = "all"
         for a in r.actions:
@@ -247,3 +249,11 @@ def test_a_refusal_leaves_no_stale_error_behind(mail_stack, make_member):
         with pytest.raises(managesieve.SieveRefused):
             s.get("missing")
         assert s.get("fine").strip() == "keep;"
+
+
+def test_two_ways_of_saying_the_same_condition_read_back_as_one():
+    typed = RuleSet(rules=[Rule(name="r", conditions=[Condition("header", "contains", "x", header="SUBJECT"),
+                                                      Condition("header", "is", "y", header="X-Mailer")],
+                                actions=[Action("discard")])])
+    assert sieve.parse(sieve.generate(typed)).rules[0].conditions == [
+        Condition("subject", "contains", "x"), Condition("header", "is", "y", header="x-mailer")]
