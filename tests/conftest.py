@@ -1,3 +1,6 @@
+import os
+
+import hypothesis
 import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
@@ -10,6 +13,12 @@ from tests import mailstack
 # nothing a test queues may linger in the shared Redis for some real worker to pick up.
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
+
+# In CI, property-based tests replay the same examples every run: a submission is judged
+# by one run, so it must not turn red by chance. Developers' runs keep exploring new ones.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 # Until a test asks for the throwaway mail servers, nothing may reach the mail servers a
 # developer runs on the default ports (`make run`): port 1 refuses every connection.
