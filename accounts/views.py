@@ -472,7 +472,7 @@ def two_factor_setup(request):
         security.start_two_factor_setup(request.user)
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-    return redirect(reverse("security") + "#two-factor")
+    return _security_redirect("two-factor")
 
 
 def _code_or_throttled(request, form: CodeForm, check) -> tuple[bool, int]:
@@ -511,7 +511,7 @@ def two_factor_check(request):
     ok, status = _code_or_throttled(request, form, lambda code: security.check_setup_code(request.user, code))
     if ok:
         messages.success(request, "The code is right: your app works. Now show and keep your recovery codes.")
-        return redirect(reverse("security") + "#two-factor")
+        return _security_redirect("two-factor")
     return _security_page(request, status=status, check_form=form)
 
 
@@ -550,7 +550,7 @@ def two_factor_save(request):
         security.activate_two_factor(request.user)
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-        return redirect(reverse("security") + "#two-factor")
+        return _security_redirect("two-factor")
     logout(request)
     messages.success(request, "Two-factor authentication is on. Log in again with your password and a code "
                               "from your app. Mail programs now need app passwords.")
@@ -626,4 +626,4 @@ def app_password_revoke(request, token_id: int):
         return render(request, "accounts/app_password_revoke.html", {"token": token})
     security.revoke_app_password(token, actor=request.user)
     messages.success(request, f"App password “{token.name}” revoked. Programs using it can no longer log in.")
-    return redirect(reverse("security") + "#app-passwords")
+    return _security_redirect("app-passwords")
