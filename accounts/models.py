@@ -1,4 +1,4 @@
-"""Members, their domains and addresses, quota requests and the audit log.
+"""Members, their addresses, quota requests and the audit log (domains: the domains app).
 
 PostgreSQL is the source of truth for the mail servers too: Dovecot and Postfix read
 these tables through the SQL views created in the migrations (see `mailviews.py`).
@@ -10,25 +10,9 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from domains.models import Domain
+
 from .addresses import display_domain
-
-
-class Domain(models.Model):
-    """A mail domain we receive mail for. Stored as a lower-case IDNA A-label."""
-
-    name = models.CharField(max_length=253, unique=True)
-    is_active = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(name=Lower("name")), name="domain_name_lower_case"),
-        ]
-
-    def __str__(self):
-        return display_domain(self.name)
 
 
 class MemberManager(BaseUserManager):

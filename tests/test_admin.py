@@ -25,8 +25,8 @@ def staff_client(client, staff):
 def test_admin_lists_load_with_search_and_filters(staff_client, alice):
     services.add_alias(alice, "ally")
     services.request_quota(alice, 1024, "more")
-    for name in ("member", "domain", "address", "quotarequest", "auditlog"):
-        url = reverse(f"admin:accounts_{name}_changelist")
+    for name in ("accounts_member", "domains_domain", "accounts_address", "accounts_quotarequest", "accounts_auditlog"):
+        url = reverse(f"admin:{name}_changelist")
         assert staff_client.get(url).status_code == 200, name
         assert staff_client.get(url, {"q": "alice"}).status_code == 200, name
     page = staff_client.get(reverse("admin:accounts_member_changelist"), {"q": "ally"}).content.decode()

@@ -3,6 +3,7 @@
 import pytest
 
 from accounts import services
+from domains.services import service_domain
 from tests.helpers import postmap
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +45,7 @@ def test_a_disabled_member_or_domain_disappears_from_the_maps(mail_stack, alice)
         assert postmap(mail_stack, map_name, "alice@duckmail.test") is None
     assert postmap(mail_stack, "virtual_aliases.cf", "ally@duckmail.test") is None
     services.set_member_active(alice, True, actor=None)
-    domain = services.service_domain()
+    domain = service_domain()
     domain.is_active = False
     domain.save()
     assert postmap(mail_stack, "virtual_domains.cf", "duckmail.test") is None
