@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from . import security, websessions  # noqa: F401  (websessions: its logout receiver)
+        from . import sudo, websessions  # noqa: F401  (websessions: its logout receiver)
 
-        user_logged_in.connect(security.on_user_logged_in, dispatch_uid="accounts.sudo_mode")
+        user_logged_in.connect(sudo.on_user_logged_in, dispatch_uid="accounts.sudo_mode")
 

@@ -63,11 +63,11 @@ def main() -> None:
     recreate_database()
     stack = mailstack.start()
     try:
-        from accounts import security, services
+        from accounts import app_passwords, services
 
         password = "Bench-Password-2026"
         member = services.create_member("bench", password)  # production Argon2 parameters
-        _token, secret = security.create_app_password(member, "bench")
+        _token, secret = app_passwords.create_app_password(member, "bench")
         main_times = timed_logins(member.email, password, args.main)
         token_times = timed_logins(member.email, secret, args.tokens)
 

@@ -96,9 +96,9 @@ def test_a_disabled_member_can_not_send(postfix, alice):
 
 
 def test_a_disabled_member_can_not_send_with_an_app_password_either(postfix, alice):
-    from accounts import security
+    from accounts import app_passwords
 
-    _token, secret = security.create_app_password(alice, "Laptop")
+    _token, secret = app_passwords.create_app_password(alice, "Laptop")
     with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
         smtp.login("alice@duckmail.test", secret)
     services.set_member_active(alice, False, actor=None)

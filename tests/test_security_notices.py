@@ -2,7 +2,7 @@
 
 import pytest
 
-from accounts import security, services
+from accounts import app_passwords, services, twofactor
 from tests.conftest import PASSWORD
 from tests.helpers import bodies, subjects
 
@@ -10,8 +10,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_app_passwords_and_a_password_change_are_announced(mail_stack, alice):
-    token, _secret = security.create_app_password(alice, "Phone")
-    security.revoke_app_password(token, actor=alice)
+    token, _secret = app_passwords.create_app_password(alice, "Phone")
+    app_passwords.revoke_app_password(token, actor=alice)
     services.change_password(alice, "New-Passw0rd-here")
     assert subjects("alice@duckmail.test", "New-Passw0rd-here") == [
         "Security notice: New app password “Phone”",
@@ -25,7 +25,7 @@ def test_app_passwords_and_a_password_change_are_announced(mail_stack, alice):
 
 def test_an_admin_reset_says_who_did_it(mail_stack, alice, make_member):
     admin = make_member("admin", is_staff=True, allow_reserved=True)
-    security.reset_two_factor(alice, actor=admin)
+    twofactor.reset_two_factor(alice, actor=admin)
     notices = [s for s in subjects("alice@duckmail.test", PASSWORD) if s.startswith("Security notice")]
     # Nothing to reset (2FA was off) still leaves a trace the member can see.
     assert notices == ["Security notice: Two-factor authentication was reset"]
@@ -40,5 +40,5 @@ def test_other_changes_send_no_notice(mail_stack, alice):
 
 def test_the_change_stands_when_the_mail_server_is_down(alice, settings):
     settings.LMTP_PORT = 1  # nothing listens: the notice fails, the app password does not
-    token, _secret = security.create_app_password(alice, "Laptop")
-    assert security.app_passwords(alice).filter(pk=token.pk).exists()
+    token, _secret = app_passwords.create_app_password(alice, "Laptop")
+    assert app_passwords.app_passwords(alice).filter(pk=token.pk).exists()

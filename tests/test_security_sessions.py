@@ -10,14 +10,14 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import reverse
 
-from accounts import security
+from accounts import app_passwords, sudo, twofactor
 from accounts.models import Address
 from tests.conftest import PASSWORD
 
 
 def age_session(client, seconds: int) -> None:
     session = client.session
-    session[security.AUTH_AT_KEY] = int(time.time()) - seconds
+    session[sudo.AUTH_AT_KEY] = int(time.time()) - seconds
     session.save()
 
 
@@ -35,7 +35,7 @@ def test_sensitive_changes_ask_for_the_password_again_after_a_while(alice_client
     assert not Address.objects.filter(local_part="fwd").exists()
     response = alice_client.post(reverse("app_password_create"), {"name": "Phone"})
     assert response.url.startswith(reverse("sudo"))
-    assert not security.app_passwords(alice).exists()
+    assert not app_passwords.app_passwords(alice).exists()
 
     sudo_url = reverse("sudo") + "?next=" + reverse("security")
     response = alice_client.post(sudo_url, {"password": "wrong", "next": reverse("security")})
@@ -121,7 +121,7 @@ def test_with_2fa_sudo_mode_asks_for_a_code_too(alice, client, settings):
     # A wrong password does not use up the recovery code typed with it.
     response = client.post(url, {"password": "wrong", "code": codes[0], "next": reverse("security")})
     assert response.status_code == 400 and "password" in response.context["form"].errors
-    assert security.recovery_codes_left(alice) == 10
+    assert twofactor.recovery_codes_left(alice) == 10
     response = client.post(url, {"password": PASSWORD, "code": next_code(key, alice), "next": reverse("security")})
     assert response.status_code == 302 and response.url == reverse("security")
     assert client.post(reverse("app_password_create"), {"name": "Phone"}).url.startswith(reverse("security"))

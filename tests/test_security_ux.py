@@ -10,7 +10,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import security
+from accounts import app_passwords, sudo, twofactor
 from accounts.models import AuditLog, MailToken
 from tests.conftest import PASSWORD
 from tests.twofactor_helpers import enable_two_factor, next_code, recovery_codes_from_page, secret_from_page
@@ -18,7 +18,7 @@ from tests.twofactor_helpers import enable_two_factor, next_code, recovery_codes
 
 def age_session(client, seconds: int) -> None:
     session = client.session
-    session[security.AUTH_AT_KEY] = int(time.time()) - seconds
+    session[sudo.AUTH_AT_KEY] = int(time.time()) - seconds
     session.save()
 
 
@@ -101,7 +101,7 @@ def test_cancel_set_up_never_turns_an_active_2fa_off(alice_client, alice):
     enable_two_factor(alice)
     alice_client.force_login(alice)
     alice_client.post(reverse("two_factor_cancel"))
-    assert security.two_factor_enabled(alice) and security.recovery_codes_left(alice) == 10
+    assert twofactor.two_factor_enabled(alice) and twofactor.recovery_codes_left(alice) == 10
 
 
 # 4. Sudo mode only for changes --------------------------------------------------------------
@@ -119,7 +119,7 @@ def test_looking_at_settings_and_changing_the_password_need_no_sudo(alice_client
 
 
 def test_every_security_change_still_needs_sudo(alice_client, alice, settings):
-    token, _ = security.create_app_password(alice, "Phone")
+    token, _ = app_passwords.create_app_password(alice, "Phone")
     stale(alice_client, settings)
     changes = {
         "two_factor_setup": {}, "two_factor_check": {"check-code": "123456"}, "two_factor_recovery_codes": {},
@@ -160,7 +160,7 @@ def test_the_sudo_page_says_confirm_its_you_and_cancels_back(alice_client, setti
 
 
 def test_revoking_an_app_password_asks_first_naming_it(alice_client, alice):
-    token, _ = security.create_app_password(alice, "Laptop Thunderbird")
+    token, _ = app_passwords.create_app_password(alice, "Laptop Thunderbird")
     page = alice_client.get(reverse("security")).content.decode()
     assert f'href="{reverse("app_password_revoke", args=[token.pk])}"' in page
     response = alice_client.get(reverse("app_password_revoke", args=[token.pk]))
@@ -196,7 +196,7 @@ def test_creating_an_app_password_redirects_and_shows_the_secret_once(alice_clie
     page = alice_client.get(response.url).content.decode()
     secret = re.search(r'<code class="secret">([a-z ]+)</code>', page).group(1)
     token = MailToken.objects.get(member=alice, kind="app")
-    assert (token.token_hash, token.grouped_hash) == security.token_hashes(secret)
+    assert (token.token_hash, token.grouped_hash) == app_passwords.token_hashes(secret)
     assert "App password for <strong>Phone</strong>" in page
     # A reload is a GET: no second app password, and the secret is gone.
     page = alice_client.get(reverse("security")).content.decode()

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import security, services
+from accounts import services, twofactor
 from accounts.models import AuditLog, Member
 from tests.conftest import PASSWORD
 from tests.twofactor_helpers import (
@@ -37,7 +37,7 @@ def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alic
     device = TOTPDevice.objects.get(user=alice)
     assert device.bin_key == key and not device.confirmed
     assert "otpauth" not in page  # the URI is only inside the QR code, not a link
-    assert not security.two_factor_enabled(alice)
+    assert not twofactor.two_factor_enabled(alice)
     assert "Not active yet" in page and "off until you press Save" in page
 
     # 2. "Check code": a wrong code says so next to the field and saves nothing.
@@ -46,17 +46,17 @@ def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alic
     assert response.status_code == 400
     assert "That code is not right" in response.context["check_form"].errors["code"][0]
     assert b'id="id_check-code_error"' in response.content
-    assert not security.setup_code_checked(security.pending_totp_device(alice))
+    assert not twofactor.setup_code_checked(twofactor.pending_totp_device(alice))
     # Recovery codes and Save are not offered before a right code.
     response = alice_client.post(reverse("two_factor_save"))
-    assert not security.two_factor_enabled(alice)
+    assert not twofactor.two_factor_enabled(alice)
 
     response = alice_client.post(reverse("two_factor_check"), {"check-code": next_code(key, alice)})
     assert response.status_code == 302
     page = alice_client.get(reverse("security")).content.decode()
     assert "your app works" in page and "Show recovery codes" in page
     # Checking a code activates nothing: the main password still works.
-    assert not security.two_factor_enabled(alice)
+    assert not twofactor.two_factor_enabled(alice)
 
     # 3. "Show recovery codes": shown once (on the page it redirects to), with download and print.
     response = alice_client.post(reverse("two_factor_recovery_codes"))
@@ -71,7 +71,7 @@ def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alic
     # 4. "Save": 2FA on, and she is logged out.
     response = alice_client.post(reverse("two_factor_save"))
     assert response.status_code == 302 and response.url == reverse("login")
-    assert security.two_factor_enabled(alice)
+    assert twofactor.two_factor_enabled(alice)
     assert AuditLog.objects.filter(action="two_factor.enabled", member=alice).exists()
     assert alice_client.get(reverse("account")).status_code == 302
 
@@ -140,7 +140,7 @@ def test_recovery_codes_work_once_each(client, alice):
     assert client.get(reverse("account")).status_code == 302
     response = client.post(reverse("login_code"), {"code": codes[1]})
     assert response.status_code == 302
-    assert security.recovery_codes_left(alice) == 8
+    assert twofactor.recovery_codes_left(alice) == 8
 
 
 def test_turning_off_and_new_recovery_codes_need_a_current_code(client, alice):
@@ -158,10 +158,10 @@ def test_turning_off_and_new_recovery_codes_need_a_current_code(client, alice):
 
     response = client.post(reverse("two_factor_disable"), {"disable-code": codes[2]})
     assert response.status_code == 400
-    assert security.two_factor_enabled(alice)
+    assert twofactor.two_factor_enabled(alice)
     response = client.post(reverse("two_factor_disable"), {"disable-code": new_codes[0]})
     assert response.status_code == 302
-    assert not security.two_factor_enabled(alice)
+    assert not twofactor.two_factor_enabled(alice)
     assert not TOTPDevice.objects.filter(user=alice).exists()
     assert AuditLog.objects.filter(action="two_factor.disabled", member=alice).exists()
     client.post(reverse("logout"))
@@ -187,7 +187,7 @@ def test_an_admin_resets_a_members_two_factor_and_it_is_audited(client, alice, m
     response = client.post(reverse("admin:accounts_member_changelist"),
                            {"action": "reset_two_factor", "_selected_action": [alice.pk]})
     assert response.status_code == 302
-    assert not security.two_factor_enabled(alice)
+    assert not twofactor.two_factor_enabled(alice)
     entry = AuditLog.objects.get(action="two_factor.reset_by_admin", member=alice)
     assert entry.actor == admin and entry.details == {"was_enabled": True}
     client.post(reverse("logout"))

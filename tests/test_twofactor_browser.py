@@ -3,7 +3,7 @@ as the service page documents it, then logging in again with a code."""
 
 import pytest
 
-from accounts import security
+from accounts import twofactor
 from tests.conftest import PASSWORD
 from tests.twofactor_helpers import next_code, secret_from_page
 
@@ -39,7 +39,7 @@ def test_a_member_sets_up_2fa_as_documented_and_logs_in_with_a_code(page, alice)
     page.click("button:has-text('Save')")
     page.wait_for_url("**/login/")
     assert "Two-factor authentication is on" in page.inner_text(".messages")
-    assert security.two_factor_enabled(alice)
+    assert twofactor.two_factor_enabled(alice)
 
     page.fill("#id_username", "alice")
     page.fill("#id_password", PASSWORD)

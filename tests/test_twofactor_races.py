@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
-from accounts import security
+from accounts import twofactor
 from accounts.models import Member
 from tests.twofactor_helpers import enable_two_factor, next_code
 
@@ -21,7 +21,7 @@ def race(member_pk: int, code: str, n: int = 4) -> list[str | None]:
         try:
             member = Member.objects.get(pk=member_pk)
             barrier.wait()
-            results.append(security.verify_second_factor(member, code))
+            results.append(twofactor.verify_second_factor(member, code))
         finally:
             connection.close()
 
@@ -37,7 +37,7 @@ def test_a_recovery_code_wins_once_even_when_raced(alice):
     _, codes = enable_two_factor(alice)
     results = race(alice.pk, codes[0])
     assert results.count("recovery") == 1 and results.count(None) == 3
-    assert security.recovery_codes_left(alice) == 9
+    assert twofactor.recovery_codes_left(alice) == 9
 
 
 def test_a_totp_code_wins_once_even_when_raced(alice):

@@ -7,7 +7,7 @@ from base64 import b32decode
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import security
+from accounts import twofactor
 
 
 def code_for(key: bytes, t: int) -> str:
@@ -40,9 +40,9 @@ def recovery_codes_from_page(html: str) -> list[str]:
 
 def enable_two_factor(member) -> tuple[bytes, list[str]]:
     """Turn 2FA on through the services (for tests about what comes after); return the key and codes."""
-    device = security.start_two_factor_setup(member)
+    device = twofactor.start_two_factor_setup(member)
     key = device.bin_key
-    assert security.check_setup_code(member, next_code(key, member))
-    codes = security.setup_recovery_codes(member)
-    security.activate_two_factor(member)
+    assert twofactor.check_setup_code(member, next_code(key, member))
+    codes = twofactor.setup_recovery_codes(member)
+    twofactor.activate_two_factor(member)
     return key, codes

@@ -1,17 +1,13 @@
-"""Account security: two-factor authentication, recovery codes, app passwords, sudo mode.
+"""Two-factor authentication: the phone app's TOTP codes, recovery codes, and the two-step login.
 
-State changes only, each atomic and audited (like accounts.services). The web flow lives in
-accounts.views; throttling of failed attempts in accounts.throttle.
-
-Two-factor authentication uses django-otp: one TOTP device (the phone app) and one static
-device (the recovery codes) per member. During set-up both exist unconfirmed; "Save"
+State changes only, each atomic and audited (like accounts.services); throttling of failed
+attempts is in accounts.throttle. Uses django-otp: one TOTP device (the phone app) and one
+static device (the recovery codes) per member. During set-up both exist unconfirmed; "Save"
 confirms them, and from then on the `mail_users` view hides the main password from Dovecot
 (migration 0004), so mail programs need app passwords.
 """
 
-import hashlib
 import secrets
-import string
 import time
 
 from django.conf import settings
@@ -21,76 +17,19 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from duckmail.lib import dovecot_admin
+from mailstack import doveadm
 
 from .models import MailToken, Member
 from .services import audit
 
-MAX_APP_PASSWORDS = 30
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
+PENDING_KEY = "duckmail_2fa_pending"
 
-
-# Tokens (app passwords) ------------------------------------------------------------
-
-
-def token_hashes(secret: str) -> tuple[str, str | None]:
-    """Hex SHA-256 of the secret as generated, and of its grouped display form if it has one.
-
-    Dovecot computes `%{sha256:password}` of exactly what the mail program sent and the
-    database compares hashes, so the typed password never appears in SQL text (nor in any
-    Postgres log), whether it is a token or a member's main password falling through.
-    """
-    compact = secret.replace(" ", "")
-    grouped = hashlib.sha256(secret.encode()).hexdigest() if secret != compact else None
-    return hashlib.sha256(compact.encode()).hexdigest(), grouped
-
-
-def new_app_password_secret() -> str:
-    """16 random lower-case letters (75 bits), shown in groups of four for easy typing."""
-    letters = "".join(secrets.choice(string.ascii_lowercase) for _ in range(16))
-    return " ".join(letters[i:i + 4] for i in range(0, 16, 4))
-
-
-def app_passwords(member: Member):
-    return MailToken.objects.filter(member=member, kind=MailToken.Kind.APP_PASSWORD)
-
-
-@transaction.atomic
-def create_app_password(member: Member, name: str) -> tuple[MailToken, str]:
-    """Create a named app password; return it and its secret (shown once, never stored)."""
-    name = " ".join(name.split())
-    if not name:
-        raise ValidationError("Give the app password a name, e.g. “Phone”.")
-    # Lock the member row: two simultaneous requests must not both pass the limit check.
-    Member.objects.select_for_update().filter(pk=member.pk).first()
-    existing = app_passwords(member)
-    if existing.filter(name__iexact=name).exists():
-        raise ValidationError(f"You already have an app password named “{name}”. Choose another name.")
-    if existing.count() >= MAX_APP_PASSWORDS:
-        raise ValidationError(f"You can have at most {MAX_APP_PASSWORDS} app passwords. Revoke one you no longer use.")
-    secret = new_app_password_secret()
-    compact_hash, grouped_hash = token_hashes(secret)
-    token = MailToken.objects.create(member=member, kind=MailToken.Kind.APP_PASSWORD, name=name,
-                                     token_hash=compact_hash, grouped_hash=grouped_hash)
-    audit("app_password.created", actor=member, member=member, name=name, token_id=token.pk)
-    return token, secret
-
-
-@transaction.atomic
-def revoke_app_password(token: MailToken, *, actor: Member) -> None:
-    """Delete an app password and end the member's open mail sessions.
-
-    Dovecot can not tell which session logged in with which token, so all of the member's
-    sessions end; programs with a valid password reconnect by themselves.
-    """
-    member, name, token_id = token.member, token.name, token.pk
-    token.delete()
-    audit("app_password.revoked", actor=actor, member=member, name=name, token_id=token_id)
-    transaction.on_commit(lambda: dovecot_admin.kick(member.email))
-
-
-# Two-factor authentication ---------------------------------------------------------
+# Where either kind of code is accepted (login, sudo, turning 2FA off, new recovery codes).
+WRONG_CODE = "That code is not right. Type the current code from your app, or a recovery code."
+# Set-up takes only the app's code, so this one does not offer a recovery code.
+WRONG_SETUP_CODE = "That code is not right. Check the time on your phone and type the code shown now."
 
 
 def end_web_sessions(member: Member) -> None:
@@ -196,7 +135,7 @@ def activate_two_factor(member: Member) -> None:
     audit("two_factor.enabled", actor=member, member=member)
     end_web_sessions(member)
     # Sessions opened with the main password must not outlive it.
-    transaction.on_commit(lambda: dovecot_admin.kick(member.email))
+    transaction.on_commit(lambda: doveadm.kick(member.email))
 
 
 def verify_second_factor(member: Member, code: str) -> str | None:
@@ -226,7 +165,7 @@ def verify_second_factor(member: Member, code: str) -> str | None:
 def disable_two_factor(member: Member, code: str) -> None:
     """2FA off, given a current code (or a recovery code). App passwords stay."""
     if not verify_second_factor(member, code):
-        raise ValidationError("That code is not right. Type the current code from your app, or a recovery code.")
+        raise ValidationError(WRONG_CODE)
     TOTPDevice.objects.filter(user=member).delete()
     StaticDevice.objects.filter(user=member).delete()
     audit("two_factor.disabled", actor=member, member=member)
@@ -237,7 +176,7 @@ def disable_two_factor(member: Member, code: str) -> None:
 def regenerate_recovery_codes(member: Member, code: str) -> list[str]:
     """New recovery codes (the old ones stop working), given a current code."""
     if not verify_second_factor(member, code):
-        raise ValidationError("That code is not right. Type the current code from your app, or a recovery code.")
+        raise ValidationError(WRONG_CODE)
     StaticDevice.objects.filter(user=member).delete()
     device = StaticDevice.objects.create(user=member, name=RECOVERY_DEVICE_NAME, confirmed=True)
     codes = _new_recovery_codes(device)
@@ -256,26 +195,7 @@ def reset_two_factor(member: Member, *, actor: Member) -> bool:
     return was_on
 
 
-# Sudo mode and the two-step login ----------------------------------------------------
-
-AUTH_AT_KEY = "duckmail_auth_at"
-PENDING_KEY = "duckmail_2fa_pending"
-
-
-def mark_authenticated(request: HttpRequest) -> None:
-    """Remember when this session last proved the password (sudo mode counts from here)."""
-    request.session[AUTH_AT_KEY] = int(time.time())
-
-
-def on_user_logged_in(sender, request, user, **kwargs) -> None:
-    # Every login (including the second step of a 2FA login) is a fresh authentication.
-    if request is not None and hasattr(request, "session"):
-        mark_authenticated(request)
-
-
-def sudo_is_fresh(request: HttpRequest) -> bool:
-    auth_at = request.session.get(AUTH_AT_KEY)
-    return isinstance(auth_at, int) and time.time() - auth_at < settings.SUDO_MODE_SECONDS
+# The two-step login ----------------------------------------------------------------
 
 
 def start_pending_login(request: HttpRequest, member: Member, next_url: str) -> None:
@@ -307,21 +227,3 @@ def pending_login(request: HttpRequest) -> tuple[Member, str] | None:
 
 def end_pending_login(request: HttpRequest) -> None:
     request.session.pop(PENDING_KEY, None)
-
-
-# Secrets shown once, after a redirect -------------------------------------------------
-
-ONCE_KEY = "duckmail_show_once"
-
-
-def keep_for_next_page(request: HttpRequest, **secrets_to_show) -> None:
-    """Keep a one-time secret (new recovery codes, a new app password) in the session for
-    the page the browser is redirected to, so that reloading that page never repeats the
-    POST that made it (POST-redirect-GET)."""
-    request.session[ONCE_KEY] = secrets_to_show
-
-
-def take_for_this_page(request: HttpRequest) -> dict:
-    """The one-time secrets kept by `keep_for_next_page`, removed from the session: shown once."""
-    data = request.session.pop(ONCE_KEY, None)
-    return data if isinstance(data, dict) else {}
