@@ -2,6 +2,8 @@
 
 Values typed here go into Sieve only through filters.sieve, which quotes them; the checks
 here are about meaning (a header name must be one, a size must be a size), not escaping.
+The choices come from filters.sieve's vocabulary, and so does `rule_editor_vocabulary`,
+what the rule page's script needs to show only the inputs that apply.
 """
 
 from __future__ import annotations
@@ -15,39 +17,14 @@ from accounts.addresses import normalize_external_address
 
 from . import services, sieve
 
-FIELD_CHOICES = [
-    ("", "—"),
-    ("from", "From"),
-    ("to", "To or Cc"),
-    ("subject", "Subject"),
-    ("header", "Another header…"),
-    ("size", "Size"),
-    ("spam", "Spam score (%)"),
-]
-OP_CHOICES = [
-    ("contains", "contains"),
-    ("not_contains", "does not contain"),
-    ("is", "is"),
-    ("not_is", "is not"),
-    ("matches", "matches (* and ?)"),
-    ("not_matches", "does not match"),
-    ("regex", "matches regular expression"),
-    ("not_regex", "does not match regular expression"),
-    ("over", "over"),
-    ("under", "under"),
-]
-ACTION_CHOICES = [
-    ("", "—"),
-    ("fileinto", "Move to folder"),
-    ("copyto", "Copy to folder"),
-    ("redirect", "Redirect to address"),
-    ("redirect_copy", "Send a copy to address"),
-    ("reject", "Reject with message"),
-    ("discard", "Discard silently"),
-    ("mark_read", "Mark as read"),
-    ("flag", "Flag as important"),
-    ("stop", "Stop processing rules"),
-]
+BLANK_CHOICE = [("", "—")]
+FIELD_CHOICES = BLANK_CHOICE + list(sieve.FIELD_LABELS.items())
+OP_CHOICES = list(sieve.OP_LABELS.items())
+ACTION_CHOICES = BLANK_CHOICE + list(sieve.ACTION_LABELS.items())
+# What the rule page's script shows in a condition's value field (it sets these as the
+# field changes; without the script the value field has none).
+VALUE_PLACEHOLDERS = {"size": "e.g. 500K or 2M", "spam": "0 to 99"}
+TEXT_PLACEHOLDER = "text to look for"
 # RFC 5322 field name: printable ASCII except the colon.
 HEADER_NAME_RE = re.compile(r"^[!-9;-~]{1,100}$")
 SIZE_INPUT_RE = re.compile(r"^\s*([0-9]{1,9})\s*([KMG]?)B?\s*$", re.IGNORECASE)
@@ -200,6 +177,25 @@ class ActionForm(forms.Form):
 
 ConditionFormSet = forms.formset_factory(ConditionForm, extra=1, max_num=20, validate_max=True)
 ActionFormSet = forms.formset_factory(ActionForm, extra=1, max_num=20, validate_max=True)
+
+
+def rule_editor_vocabulary() -> dict:
+    """For the rule page's script (static/js/filters.js): per condition field, the operators
+    it offers, whether it takes a header name, the value's placeholder and input mode; per
+    action, the input its argument is typed in ("" for none).
+
+    The blank field ("—", nothing chosen) keeps the text operators, so that its hidden
+    operator is back on the form's initial "contains"."""
+    fields = {"": {"ops": list(sieve.TEXT_OPS), "header": False, "placeholder": "", "inputmode": "text"}}
+    for name in sieve.FIELD_LABELS:
+        fields[name] = {
+            "ops": list(sieve.OPS_FOR_FIELD[name]),
+            "header": name == "header",
+            "placeholder": VALUE_PLACEHOLDERS.get(name, TEXT_PLACEHOLDER),
+            "inputmode": "numeric" if name == "spam" else "text",
+        }
+    actions = {kind: sieve.ACTION_ARGS.get(kind, "") for kind in sieve.ACTION_LABELS}
+    return {"fields": fields, "actions": actions}
 
 
 def rule_forms(data=None, *, rule=None, folders: list[str]):

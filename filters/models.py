@@ -12,6 +12,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
+from . import sieve
+
 GLOBAL_NAME_VALIDATOR = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]{0,62}$", "Use lower-case letters, digits, “_” and “-” (it becomes a file name)."
 )
@@ -104,9 +106,7 @@ class Rule(models.Model):
 
     def describe_conditions(self) -> str:
         """The conditions in words, for the rule list."""
-        from .forms import FIELD_CHOICES, OP_CHOICES
-
-        fields, ops = dict(FIELD_CHOICES), dict(OP_CHOICES)
+        fields, ops = sieve.FIELD_LABELS, sieve.OP_LABELS
         if not self.conditions:
             return "all mail"
         parts = []
@@ -116,7 +116,5 @@ class Rule(models.Model):
         return (" and " if self.match == self.Match.ALL else " or ").join(parts)
 
     def describe_actions(self) -> str:
-        from .forms import ACTION_CHOICES
-
-        kinds = dict(ACTION_CHOICES)
+        kinds = sieve.ACTION_LABELS
         return "; ".join(f"{kinds.get(a['kind'], a['kind'])} {a['arg']}".strip() for a in self.actions)

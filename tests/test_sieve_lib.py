@@ -1,4 +1,4 @@
-"""The Sieve building blocks: sievelib extensions (duckmail.lib.sieve_ext), the form
+"""The Sieve building blocks: sievelib extensions (filters.sieve.sievelib_ext), the form
 editor's generator and reader (filters.sieve), the ManageSieve module
 (duckmail.lib.managesieve), and generated inputs compiled on the real Dovecot."""
 
@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from duckmail.lib import managesieve, sieve_ext
+from duckmail.lib import managesieve
 from filters import sieve
-from filters.sieve import Action, Condition, Rule, RuleSet, Vacation
+from filters.sieve import Action, Condition, RuleSet, SieveRule, Vacation, sievelib_ext
 
 DEPLOY_SIEVE = Path(settings.BASE_DIR) / "deploy" / "sieve"
 
@@ -38,24 +38,24 @@ SCRIPTS_SIEVELIB_REFUSED = {
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS_SIEVELIB_REFUSED))
 def test_it_parses_what_plain_sievelib_refuses(name):
-    assert sieve_ext.parse(SCRIPTS_SIEVELIB_REFUSED[name])
+    assert sievelib_ext.parse(SCRIPTS_SIEVELIB_REFUSED[name])
 
 
 @pytest.mark.parametrize("path", sorted(DEPLOY_SIEVE.glob("*.sieve")), ids=lambda p: p.name)
 def test_it_parses_the_shipped_global_and_default_scripts(path):
-    assert sieve_ext.parse(path.read_text())
+    assert sievelib_ext.parse(path.read_text())
 
 
 def test_it_reports_sievelib_errors_with_the_line():
-    with pytest.raises(sieve_ext.ParseFailed, match="line 3"):
-        sieve_ext.parse('require "fileinto";\n\nfileinto "A" "B";\n')
+    with pytest.raises(sievelib_ext.ParseFailed, match="line 3"):
+        sievelib_ext.parse('require "fileinto";\n\nfileinto "A" "B";\n')
 
 
 def test_installing_twice_does_not_duplicate_the_comparator():
     from sievelib import commands
 
-    sieve_ext.install()
-    sieve_ext.install()
+    sievelib_ext.install()
+    sievelib_ext.install()
     assert commands.comparator["extra_arg"]["values"].count('"i;ascii-numeric"') == 1
 
 
@@ -65,14 +65,14 @@ FULL = RuleSet(
     vacation=Vacation(subject='Away "now"', body="Away.\nBack on Monday.", addresses=["a@duckmail.test"], days=3,
                       start=dt.date(2026, 1, 1), end=dt.date(2026, 1, 10)),
     rules=[
-        Rule(name="Boss", match="any", conditions=[
+        SieveRule(name="Boss", match="any", conditions=[
             Condition("from", "contains", "boss@"), Condition("to", "not_is", "x@y.z"),
             Condition("header", "regex", "^dev", header="list-id"), Condition("size", "over", "100K"),
             Condition("spam", "over", "50"), Condition("subject", "not_matches", "*[x]*"),
         ], actions=[Action("mark_read"), Action("flag"), Action("fileinto", "Work/Boss"), Action("stop")]),
-        Rule(name="off", enabled=False, actions=[Action("discard")]),
-        Rule(name="all mail", actions=[Action("copyto", "Archive"), Action("redirect", "a@b.org"),
-                                       Action("redirect_copy", "c@d.org"), Action("reject", "No.\nThanks.")]),
+        SieveRule(name="off", enabled=False, actions=[Action("discard")]),
+        SieveRule(name="all mail", actions=[Action("copyto", "Archive"), Action("redirect", "a@b.org"),
+                                            Action("redirect_copy", "c@d.org"), Action("reject", "No.\nThanks.")]),
     ],
 )
 
@@ -146,10 +146,10 @@ actions = st.one_of(
     st.builds(Action, kind=st.sampled_from(["redirect", "redirect_copy"]), arg=addresses),
     st.builds(Action, kind=st.sampled_from(["discard", "stop", "mark_read", "flag"])),
 )
-rules = st.builds(Rule, name=texts, conditions=st.lists(conditions, max_size=3),
+rules = st.builds(SieveRule, name=texts, conditions=st.lists(conditions, max_size=3),
                   actions=st.lists(actions, min_size=1, max_size=3), match=st.sampled_from(["all", "any"]),
                   enabled=st.booleans())
-reject_rules = st.builds(Rule, name=texts, conditions=st.lists(conditions, max_size=2),
+reject_rules = st.builds(SieveRule, name=texts, conditions=st.lists(conditions, max_size=2),
                          actions=st.builds(lambda t: [Action("reject", t)], nonempty))
 dates = st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2040, 1, 1)))
 vacations = st.one_of(st.none(), st.builds(Vacation, subject=texts, body=nonempty, addresses=st.lists(addresses, max_size=2),
@@ -252,8 +252,8 @@ def test_a_refusal_leaves_no_stale_error_behind(mail_stack, make_member):
 
 
 def test_two_ways_of_saying_the_same_condition_read_back_as_one():
-    typed = RuleSet(rules=[Rule(name="r", conditions=[Condition("header", "contains", "x", header="SUBJECT"),
-                                                      Condition("header", "is", "y", header="X-Mailer")],
-                                actions=[Action("discard")])])
+    typed = RuleSet(rules=[SieveRule(name="r", conditions=[Condition("header", "contains", "x", header="SUBJECT"),
+                                                           Condition("header", "is", "y", header="X-Mailer")],
+                                     actions=[Action("discard")])])
     assert sieve.parse(sieve.generate(typed)).rules[0].conditions == [
         Condition("subject", "contains", "x"), Condition("header", "is", "y", header="x-mailer")]

@@ -9,14 +9,10 @@
 (function () {
   "use strict";
 
-  var TEXT_OPS = ["contains", "not_contains", "is", "not_is", "matches", "not_matches", "regex", "not_regex"];
-  var OPS_FOR = { size: ["over", "under"], spam: ["over"] };
-  var PLACEHOLDER = { size: "e.g. 500K or 2M", spam: "0 to 99", header: "text to look for" };
-  var ARG_FOR_KIND = {
-    fileinto: "folder", copyto: "folder",
-    redirect: "address", redirect_copy: "address",
-    reject: "text"
-  };
+  // Which operators and inputs apply to which field and action: the server's vocabulary,
+  // rendered into the rule page as JSON (filters.forms.rule_editor_vocabulary), so that
+  // it is defined once. Set when the rule form is set up.
+  var vocabulary = null;
 
   function input(row, name) {
     return row.querySelector('[name$="-' + name + '"]');
@@ -32,24 +28,25 @@
 
   function updateCondition(row) {
     var field = input(row, "field").value;
+    var spec = vocabulary.fields[field] || vocabulary.fields[""];
     var op = input(row, "op");
     var value = input(row, "value");
-    var allowed = OPS_FOR[field] || TEXT_OPS;
+    var allowed = spec.ops;
     Array.prototype.forEach.call(op.options, function (o) {
       var ok = allowed.indexOf(o.value) !== -1;
       o.hidden = !ok;
       o.disabled = !ok;
     });
     if (allowed.indexOf(op.value) === -1) op.value = allowed[0];
-    show(row, "header", field === "header");
+    show(row, "header", spec.header);
     show(row, "op", field !== "");
     show(row, "value", field !== "");
-    value.placeholder = PLACEHOLDER[field] || (field ? "text to look for" : "");
-    value.inputMode = field === "spam" ? "numeric" : "text";
+    value.placeholder = spec.placeholder;
+    value.inputMode = spec.inputmode;
   }
 
   function updateAction(row) {
-    var arg = ARG_FOR_KIND[input(row, "kind").value];
+    var arg = vocabulary.actions[input(row, "kind").value];
     show(row, "folder", arg === "folder");
     show(row, "address", arg === "address");
     show(row, "text", arg === "text");
@@ -78,6 +75,7 @@
   }
 
   function setUpRuleForm(form) {
+    vocabulary = JSON.parse(document.getElementById("rule-vocabulary").textContent);
     form.querySelectorAll(".rule-row").forEach(update);
     form.addEventListener("change", function (event) {
       var row = event.target.closest(".rule-row");

@@ -1,15 +1,16 @@
-"""Sieve extensions sievelib 1.6 does not know, so that our own scripts parse back.
+"""Sieve extensions sievelib 1.6 does not know, taught to it through its own extension points.
 
-Out of the box sievelib refuses `include :global`, `spamtest :percent`, the
-`i;ascii-numeric` comparator and more (see MAILSTACK.md). Everything that teaches it is
-here, registered once by `install()` through sievelib's own extension points
-(`commands.add_commands` and the shared argument definitions). Written to be offered
-upstream as is. Dovecot stays the authority on validity; this only lets us read scripts.
-
-`parse(text)` is the entry point the rest of the project uses.
+Out of the box sievelib's parser refuses `include :global` (RFC 6609), `spamtest :percent`
+and `virustest` (RFC 5235), the `i;ascii-numeric` comparator (RFC 4790), `address :user /
+:detail` (RFC 5233), editheader (RFC 5293), `string` (RFC 5229) and `mailboxexists`
+(RFC 5490).
+`install()` registers them once (`commands.add_commands` and the shared argument
+definitions); `parse(text)` installs them and parses, raising ParseFailed with sievelib's
+message. No dependency beyond sievelib: written to be offered upstream as is. The mail
+server stays the authority on validity; this only lets scripts be read.
 
 Not covered (sievelib's parser can not end a test whose arguments are all optional tags):
-`duplicate`. Such scripts stay editable as raw text.
+`duplicate` (RFC 7352).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ class GlobalCommand(commands.ControlCommand):
 class SpamtestCommand(commands.TestCommand):
     """RFC 5235: spamtest [":percent"] [COMPARATOR] [MATCH-TYPE] <value: string>
 
-    The argument order here is the order `tosieve` writes them, matching the form the
-    service documents: `spamtest :percent :value "gt" :comparator "i;ascii-numeric" "37"`.
+    The argument order here is the order `tosieve` writes them, the form scripts usually
+    take: `spamtest :percent :value "gt" :comparator "i;ascii-numeric" "37"`.
     """
 
     extension = "spamtest"
@@ -163,6 +164,8 @@ def install() -> None:
 
 
 class ParseFailed(ValueError):
+    """sievelib could not read a script; `message` is its explanation (with the line)."""
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message

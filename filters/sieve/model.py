@@ -1,0 +1,147 @@
+"""The form editor's rules as data, and the vocabulary they are made of.
+
+The vocabulary is defined here once: the condition fields, operators and actions, the words
+a member sees for them, and which operators and which argument apply to which field or
+action. The forms build their choices from it, the rule page's script reads it (as JSON
+rendered into the page), and the writer and reader map it to Sieve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+# Condition fields, in the order the editor offers them, with the member's words.
+FIELD_LABELS = {
+    "from": "From",
+    "to": "To or Cc",
+    "subject": "Subject",
+    "header": "Another header…",
+    "size": "Size",
+    "spam": "Spam score (%)",
+}
+# The text fields and the header(s) each tests; "header" tests the one named in the condition.
+TEXT_FIELDS = {"from": ["from"], "to": ["to", "cc"], "subject": ["subject"], "header": []}
+
+OP_LABELS = {
+    "contains": "contains",
+    "not_contains": "does not contain",
+    "is": "is",
+    "not_is": "is not",
+    "matches": "matches (* and ?)",
+    "not_matches": "does not match",
+    "regex": "matches regular expression",
+    "not_regex": "does not match regular expression",
+    "over": "over",
+    "under": "under",
+}
+# Operators on text: the Sieve match type, and whether the test is negated.
+TEXT_OPS = {
+    "contains": (":contains", False),
+    "not_contains": (":contains", True),
+    "is": (":is", False),
+    "not_is": (":is", True),
+    "matches": (":matches", False),
+    "not_matches": (":matches", True),
+    "regex": (":regex", False),
+    "not_regex": (":regex", True),
+}
+SIZE_OPS = {"over": ":over", "under": ":under"}
+# A spam score is only ever "over" a threshold (spamtest :value "gt").
+SPAM_OPS = ("over",)
+OPS_FOR_FIELD: dict[str, tuple[str, ...]] = {
+    **{name: tuple(TEXT_OPS) for name in TEXT_FIELDS},
+    "size": tuple(SIZE_OPS),
+    "spam": SPAM_OPS,
+}
+
+ACTION_LABELS = {
+    "fileinto": "Move to folder",
+    "copyto": "Copy to folder",
+    "redirect": "Redirect to address",
+    "redirect_copy": "Send a copy to address",
+    "reject": "Reject with message",
+    "discard": "Discard silently",
+    "mark_read": "Mark as read",
+    "flag": "Flag as important",
+    "stop": "Stop processing rules",
+}
+ACTIONS = tuple(ACTION_LABELS)
+# What an action's `arg` holds; actions not named here take none.
+ACTION_ARGS = {
+    "fileinto": "folder",
+    "copyto": "folder",
+    "redirect": "address",
+    "redirect_copy": "address",
+    "reject": "text",
+}
+FOLDER_ACTIONS = tuple(kind for kind, arg in ACTION_ARGS.items() if arg == "folder")
+ADDRESS_ACTIONS = tuple(kind for kind, arg in ACTION_ARGS.items() if arg == "address")
+TEXT_ACTIONS = tuple(kind for kind, arg in ACTION_ARGS.items() if arg == "text")
+# Actions that set an IMAP flag on the delivered mail, and the flag.
+FLAG_ACTIONS = {"mark_read": "\\Seen", "flag": "\\Flagged"}
+
+
+@dataclass
+class Condition:
+    field: str  # one of FIELD_LABELS
+    op: str  # one of OPS_FOR_FIELD[field]
+    value: str
+    header: str = ""  # the header name when field == "header"
+
+
+def canonical_condition(cond: Condition) -> Condition:
+    """The one form a condition is written in: header names are case-insensitive in Sieve,
+    and "any header: Subject" is the Subject condition. Without this, two conditions that
+    mean the same would write the same script and read back as only one of them."""
+    if cond.field != "header":
+        return cond
+    header = cond.header.lower()
+    for fld, headers in TEXT_FIELDS.items():
+        if headers == [header]:
+            return Condition(field=fld, op=cond.op, value=cond.value)
+    return Condition(field="header", op=cond.op, value=cond.value, header=header)
+
+
+@dataclass
+class Action:
+    kind: str  # one of ACTIONS
+    arg: str = ""  # folder, address or message, as ACTION_ARGS says
+
+
+@dataclass
+class SieveRule:
+    """One rule of the editor's script (the database row is filters.models.Rule)."""
+
+    name: str
+    conditions: list[Condition] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    match: str = "all"  # "all" or "any"
+    enabled: bool = True
+
+
+@dataclass
+class Vacation:
+    subject: str
+    body: str
+    addresses: list[str] = field(default_factory=list)
+    days: int = 7
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+@dataclass
+class RuleSet:
+    includes: list[str] = field(default_factory=list)  # global scripts, e.g. "incoming_spam"
+    spam_threshold: int | None = None  # percent
+    vacation: Vacation | None = None  # None: no auto-reply
+    rules: list[SieveRule] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def normalize_multiline(value: str) -> str:
+    """Line breaks of a multi-line text as LF. Text areas send CRLF, ManageSieve turns LF
+    into CRLF and back, and a lone CR is a line break in mail too: all become LF."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
