@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install and start what DuckMail needs, idempotently: Debian packages, PostgreSQL,
-# Redis, the vmail user, the virtualenv with pinned requirements, the database.
+# Redis, the vmail user, the virtualenv with the pinned runtime and test requirements, the database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,16 +51,16 @@ if ! id "$MAIL_USER" >/dev/null 2>&1; then
   $SUDO useradd --system --home-dir /var/vmail --no-create-home --shell /usr/sbin/nologin "$MAIL_USER"
 fi
 
-# The virtualenv, reinstalled when requirements.txt changes.
+# The virtualenv, reinstalled when a requirements file changes.
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   python3 -m venv .venv
 fi
 stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-test.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "==> installing requirements.txt"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+  echo "==> installing requirements.txt and requirements-test.txt"
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
   echo "$want" > "$stamp"
 fi
 
