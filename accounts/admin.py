@@ -1,4 +1,4 @@
-"""Django admin for members, domains, addresses, quota requests and the audit log.
+"""Django admin for members, addresses, quota requests and the audit log (domains: domains/admin.py).
 
 Changes that matter to the mail servers (enabling, quota, decisions) go through
 accounts.services so that they are audited and take effect in Dovecot.
@@ -15,8 +15,8 @@ from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import security, services
-from .models import Address, AuditLog, Domain, MailToken, Member, QuotaRequest, RedirectionTarget
+from . import app_passwords, services, twofactor
+from .models import Address, AuditAction, AuditLog, MailToken, Member, QuotaRequest, RedirectionTarget
 
 
 class AddressInline(admin.TabularInline):
@@ -140,7 +140,7 @@ class MemberAdmin(admin.ModelAdmin):
         if old.is_active != obj.is_active:
             services.set_member_active(old, obj.is_active, actor=request.user)
         obj.save(update_fields=["display_name", "is_staff", "is_superuser", "max_addresses"])
-        services.audit("member.changed_by_admin", actor=request.user, member=obj,
+        services.audit(AuditAction.MEMBER_CHANGED_BY_ADMIN, actor=request.user, member=obj,
                        fields=[f for f in form.changed_data if f not in ("quota_mb", "is_active")])
 
     @admin.action(description="Disable selected members (no login anywhere)", permissions=["change"])
@@ -151,17 +151,17 @@ class MemberAdmin(admin.ModelAdmin):
 
     @admin.display(description="two-factor authentication")
     def two_factor(self, obj):
-        if not security.two_factor_enabled(obj):
+        if not twofactor.two_factor_enabled(obj):
             return "off"
-        return f"on ({security.recovery_codes_left(obj)} recovery codes left) — reset with the action in the member list"
+        return f"on ({twofactor.recovery_codes_left(obj)} recovery codes left) — reset with the action in the member list"
 
     @admin.display(description="app passwords")
     def app_password_count(self, obj):
-        return security.app_passwords(obj).count()
+        return app_passwords.app_passwords(obj).count()
 
     @admin.action(description="Reset two-factor authentication (member lost phone and recovery codes)", permissions=["change"])
     def reset_two_factor(self, request, queryset):
-        done = sum(security.reset_two_factor(member, actor=request.user) for member in queryset)
+        done = sum(twofactor.reset_two_factor(member, actor=request.user) for member in queryset)
         self.message_user(request, f"Two-factor authentication reset for {done} member(s); "
                                    "they log in with their password alone now.", messages.SUCCESS)
 
@@ -170,20 +170,6 @@ class MemberAdmin(admin.ModelAdmin):
         for member in queryset:
             services.set_member_active(member, True, actor=request.user)
         self.message_user(request, f"{queryset.count()} member(s) enabled.", messages.SUCCESS)
-
-
-@admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "name", "is_active", "description", "created_at")
-    list_filter = ("is_active",)
-    search_fields = ("name", "description")
-
-    def save_model(self, request, obj, form, change):
-        from .addresses import normalize_domain
-
-        obj.name = normalize_domain(obj.name)
-        super().save_model(request, obj, form, change)
-        services.audit("domain.saved", actor=request.user, domain=obj.name, active=obj.is_active)
 
 
 class RedirectionTargetInline(admin.TabularInline):
@@ -202,10 +188,10 @@ class AddressAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        services.audit("address.saved_by_admin", actor=request.user, member=obj.owner, address=obj.email, kind=obj.kind)
+        services.audit(AuditAction.ADDRESS_SAVED_BY_ADMIN, actor=request.user, member=obj.owner, address=obj.email, kind=obj.kind)
 
     def delete_model(self, request, obj):
-        services.audit("address.deleted_by_admin", actor=request.user, member=obj.owner, address=obj.email)
+        services.audit(AuditAction.ADDRESS_DELETED_BY_ADMIN, actor=request.user, member=obj.owner, address=obj.email)
         super().delete_model(request, obj)
 
 
@@ -307,11 +293,11 @@ class MailTokenAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        security.revoke_app_password(obj, actor=request.user)
+        app_passwords.revoke_app_password(obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
         for token in queryset:
-            security.revoke_app_password(token, actor=request.user)
+            app_passwords.revoke_app_password(token, actor=request.user)
 
 
 # django-otp's own admin pages show TOTP secrets and change devices without an audit

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from mailstack import doveadm
 
-from .models import MailToken, Member
+from .models import AuditAction, MailToken, Member
 from .services import audit
 
 MAX_APP_PASSWORDS = 30
@@ -58,7 +58,7 @@ def create_app_password(member: Member, name: str) -> tuple[MailToken, str]:
     compact_hash, grouped_hash = token_hashes(secret)
     token = MailToken.objects.create(member=member, kind=MailToken.Kind.APP_PASSWORD, name=name,
                                      token_hash=compact_hash, grouped_hash=grouped_hash)
-    audit("app_password.created", actor=member, member=member, name=name, token_id=token.pk)
+    audit(AuditAction.APP_PASSWORD_CREATED, actor=member, member=member, name=name, token_id=token.pk)
     return token, secret
 
 
@@ -71,5 +71,5 @@ def revoke_app_password(token: MailToken, *, actor: Member) -> None:
     """
     member, name, token_id = token.member, token.name, token.pk
     token.delete()
-    audit("app_password.revoked", actor=actor, member=member, name=name, token_id=token_id)
+    audit(AuditAction.APP_PASSWORD_REVOKED, actor=actor, member=member, name=name, token_id=token_id)
     transaction.on_commit(lambda: doveadm.kick(member.email))

@@ -1,7 +1,7 @@
 """Members, their addresses, quota requests and the audit log (domains: the domains app).
 
 PostgreSQL is the source of truth for the mail servers too: Dovecot and Postfix read
-these tables through the SQL views created in the migrations (see `mailviews.py`).
+these tables through the SQL views created in the migrations (0002_mail_views and its successors).
 """
 
 from django.conf import settings
@@ -180,6 +180,50 @@ class QuotaRequest(models.Model):
         return f"{self.member}: {self.current_mb} → {self.requested_mb} MB ({self.status})"
 
 
+class AuditAction(models.TextChoices):
+    """Every kind of audit-log entry: one member each, so that none is spelled at run time."""
+
+    MEMBER_CREATED = "member.created", "Member created"
+    MEMBER_CHANGED_BY_ADMIN = "member.changed_by_admin", "Member changed by an admin"
+    MEMBER_ENABLED = "member.enabled", "Member enabled"
+    MEMBER_DISABLED = "member.disabled", "Member disabled"
+    MEMBER_PASSWORD_CHANGED = "member.password_changed", "Password changed"
+    ADDRESS_ALIAS_ADDED = "address.alias_added", "Alias added"
+    ADDRESS_REDIRECTION_ADDED = "address.redirection_added", "Redirection added"
+    ADDRESS_REDIRECTION_CHANGED = "address.redirection_changed", "Redirection changed"
+    ADDRESS_ALIAS_REMOVED = "address.alias_removed", "Alias removed"
+    ADDRESS_REDIRECTION_REMOVED = "address.redirection_removed", "Redirection removed"
+    ADDRESS_SAVED_BY_ADMIN = "address.saved_by_admin", "Address saved by an admin"
+    ADDRESS_DELETED_BY_ADMIN = "address.deleted_by_admin", "Address deleted by an admin"
+    DOMAIN_SAVED = "domain.saved", "Domain saved"
+    QUOTA_REQUESTED = "quota.requested", "More space requested"
+    QUOTA_REQUEST_APPROVED = "quota.request_approved", "Request for space approved"
+    QUOTA_REQUEST_REJECTED = "quota.request_rejected", "Request for space rejected"
+    QUOTA_CHANGED = "quota.changed", "Quota changed"
+    QUOTA_WARNING_SENT = "quota.warning_sent", "Quota warning sent"
+    TWO_FACTOR_SETUP_STARTED = "two_factor.setup_started", "2FA set-up started"
+    TWO_FACTOR_SETUP_CANCELLED = "two_factor.setup_cancelled", "2FA set-up cancelled"
+    TWO_FACTOR_ENABLED = "two_factor.enabled", "2FA turned on"
+    TWO_FACTOR_DISABLED = "two_factor.disabled", "2FA turned off"
+    TWO_FACTOR_RECOVERY_CODE_USED = "two_factor.recovery_code_used", "Recovery code used"
+    TWO_FACTOR_RECOVERY_CODES_REGENERATED = "two_factor.recovery_codes_regenerated", "New recovery codes"
+    TWO_FACTOR_RESET_BY_ADMIN = "two_factor.reset_by_admin", "2FA reset by an admin"
+    APP_PASSWORD_CREATED = "app_password.created", "App password created"
+    APP_PASSWORD_REVOKED = "app_password.revoked", "App password revoked"
+    FILTERS_RULE_SAVED = "filters.rule_saved", "Filter rule saved"
+    FILTERS_RULE_ENABLED = "filters.rule_enabled", "Filter rule enabled"
+    FILTERS_RULE_DISABLED = "filters.rule_disabled", "Filter rule disabled"
+    FILTERS_RULE_DELETED = "filters.rule_deleted", "Filter rule deleted"
+    FILTERS_OPTIONS_SAVED = "filters.options_saved", "Spam settings saved"
+    FILTERS_VACATION_SAVED = "filters.vacation_saved", "Automatic reply saved"
+    FILTERS_IMPORTED = "filters.imported", "Filter script imported into the editor"
+    FILTERS_SCRIPT_SAVED = "filters.script_saved", "Sieve script saved"
+    FILTERS_SCRIPT_ACTIVATED = "filters.script_activated", "Sieve script activated"
+    FILTERS_SCRIPT_DELETED = "filters.script_deleted", "Sieve script deleted"
+    FILTERS_GLOBAL_RULE_SAVED = "filters.global_rule_saved", "Global rule saved"
+    FILTERS_GLOBAL_RULE_DELETED = "filters.global_rule_deleted", "Global rule deleted"
+
+
 class AuditLog(models.Model):
     """Who did what, when: every state change made through accounts.services."""
 
@@ -189,7 +233,7 @@ class AuditLog(models.Model):
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_entries",
         help_text="The member the change is about.",
     )
-    action = models.CharField(max_length=50, db_index=True)
+    action = models.CharField(max_length=50, choices=AuditAction.choices, db_index=True)
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -222,7 +266,7 @@ class MailToken(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="mail_tokens")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.APP_PASSWORD)
     name = models.CharField(max_length=60)
-    # hex SHA-256 of the secret (see accounts.security.token_hashes). Dovecot hashes what
+    # hex SHA-256 of the secret (see accounts.app_passwords.token_hashes). Dovecot hashes what
     # the program sends, so a secret shown in groups ("abcd efgh …") also has the hash of
     # its grouped form: members may type it with or without the spaces.
     token_hash = models.CharField(max_length=64, unique=True)

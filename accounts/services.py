@@ -12,10 +12,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from duckmail.lib import dovecot_admin
+from domains.models import Domain
+from domains.services import member_domains, service_domain
+from duckmail.lib import imap, lmtp
+from duckmail.queue import enqueue, enqueue_on_commit
+from mailstack import doveadm
 
+from . import emails, mailaccess
 from .addresses import normalize_domain, normalize_external_address, normalize_local_part, split_address
-from .models import Address, AuditLog, Domain, MailToken, Member, QuotaRequest, RedirectionTarget
+from .models import Address, AuditAction, AuditLog, MailToken, Member, QuotaRequest, RedirectionTarget
 
 log = logging.getLogger(__name__)
 
@@ -23,33 +28,29 @@ log = logging.getLogger(__name__)
 # Changes a member is told about by mail, so that one made by someone else does not go
 # unnoticed: audit action → subject and what happened ({…} from the entry's details).
 SECURITY_NOTICES = {
-    "member.password_changed": ("Your password was changed", "your password was changed"),
-    "two_factor.enabled": ("Two-factor authentication is on", "two-factor authentication was turned on"),
-    "two_factor.disabled": ("Two-factor authentication was turned off", "two-factor authentication was turned off"),
-    "two_factor.recovery_codes_regenerated": (
+    AuditAction.MEMBER_PASSWORD_CHANGED: ("Your password was changed", "your password was changed"),
+    AuditAction.TWO_FACTOR_ENABLED: ("Two-factor authentication is on", "two-factor authentication was turned on"),
+    AuditAction.TWO_FACTOR_DISABLED: ("Two-factor authentication was turned off", "two-factor authentication was turned off"),
+    AuditAction.TWO_FACTOR_RECOVERY_CODES_REGENERATED: (
         "New recovery codes", "new recovery codes were made; the old ones no longer work"),
-    "two_factor.recovery_code_used": (
+    AuditAction.TWO_FACTOR_RECOVERY_CODE_USED: (
         "A recovery code was used", "a recovery code was used to log in ({left} left)"),
-    "two_factor.reset_by_admin": (
+    AuditAction.TWO_FACTOR_RESET_BY_ADMIN: (
         "Two-factor authentication was reset", "an administrator reset your two-factor authentication"),
-    "app_password.created": ("New app password “{name}”", "an app password named “{name}” was created"),
-    "app_password.revoked": ("App password “{name}” revoked", "the app password named “{name}” was revoked"),
+    AuditAction.APP_PASSWORD_CREATED: ("New app password “{name}”", "an app password named “{name}” was created"),
+    AuditAction.APP_PASSWORD_REVOKED: ("App password “{name}” revoked", "the app password named “{name}” was revoked"),
 }
 
 
-def audit(action: str, *, actor: Member | None = None, member: Member | None = None, **details) -> AuditLog:
+def audit(action: AuditAction, *, actor: Member | None = None, member: Member | None = None, **details) -> AuditLog:
     entry = AuditLog.objects.create(action=action, actor=actor, member=member, details=details)
     if action in SECURITY_NOTICES and member is not None:
-        from . import tasks
-
-        transaction.on_commit(lambda: _enqueue(tasks.send_security_notice, entry.pk))
+        enqueue_on_commit("accounts.tasks.send_security_notice", entry.pk)
     return entry
 
 
 def send_security_notice(entry: AuditLog) -> None:
     """Mail the member (into their INBOX) what changed in their account's security."""
-    from duckmail.lib import emails, lmtp
-
     subject, what = SECURITY_NOTICES[entry.action]
     details = {"name": "", "left": "?", **entry.details}
     message = emails.security_notice(
@@ -62,17 +63,9 @@ def send_security_notice(entry: AuditLog) -> None:
 # Domains ---------------------------------------------------------------------------
 
 
-def service_domain() -> Domain:
-    """The domain members get their mailbox on (created on first use)."""
-    domain, _ = Domain.objects.get_or_create(
-        name=normalize_domain(settings.SERVICE_DOMAIN), defaults={"description": "Service domain"}
-    )
-    return domain
-
-
 def is_reserved(local_part: str) -> bool:
-    base = local_part.split("+", 1)[0]
-    return local_part in settings.RESERVED_LOCAL_PARTS or base in settings.RESERVED_LOCAL_PARTS
+    # Names hold no "+" (accounts.addresses), so a detail can not hide a reserved name.
+    return local_part in settings.RESERVED_LOCAL_PARTS
 
 
 def check_new_local_part(local_part: str, domain: Domain, *, allow_reserved: bool = False) -> str:
@@ -111,7 +104,7 @@ def create_member(
     except IntegrityError:
         # Another sign-up took the name between our check and our insert.
         raise ValidationError(f"{email} is already taken. Please choose another name.")
-    audit("member.created", actor=actor or member, member=member, email=email)
+    audit(AuditAction.MEMBER_CREATED, actor=actor or member, member=member, email=email)
     return member
 
 
@@ -122,10 +115,10 @@ def change_password(member: Member, new_password: str, *, actor: Member | None =
     member.set_password(new_password)
     member.save(update_fields=["password"])
     MailToken.objects.filter(member=member, kind=MailToken.Kind.WEB_SESSION).delete()
-    audit("member.password_changed", actor=actor or member, member=member)
+    audit(AuditAction.MEMBER_PASSWORD_CHANGED, actor=actor or member, member=member)
     # Sessions opened with the old password must not outlive it; programs using an app
     # password reconnect by themselves.
-    transaction.on_commit(lambda: dovecot_admin.kick(member.email))
+    transaction.on_commit(lambda: doveadm.kick(member.email))
 
 
 @transaction.atomic
@@ -135,9 +128,9 @@ def set_member_active(member: Member, active: bool, *, actor: Member | None) -> 
         return
     member.is_active = active
     member.save(update_fields=["is_active"])
-    audit("member.enabled" if active else "member.disabled", actor=actor, member=member)
+    audit(AuditAction.MEMBER_ENABLED if active else AuditAction.MEMBER_DISABLED, actor=actor, member=member)
     if not active:
-        transaction.on_commit(lambda: dovecot_admin.kick(member.email))
+        transaction.on_commit(lambda: doveadm.kick(member.email))
 
 
 # Addresses -------------------------------------------------------------------------
@@ -157,10 +150,13 @@ def _check_slots(member: Member) -> None:
 
 
 def _domain_for_member(member: Member, domain_name: str | None) -> Domain:
-    # Members add addresses on the service domain; hosted domains come with their own issue.
-    if domain_name and normalize_domain(domain_name) != service_domain().name:
+    # Members add addresses on the domains open to them: the service domain for now.
+    if not domain_name:
+        return service_domain()
+    domain = member_domains().filter(name=normalize_domain(domain_name)).first()
+    if domain is None:
         raise ValidationError("You can only add addresses on the service domain.")
-    return service_domain()
+    return domain
 
 
 @transaction.atomic
@@ -175,7 +171,7 @@ def add_alias(member: Member, local_part: str, *, domain_name: str | None = None
             )
     except IntegrityError:
         raise ValidationError(f"{local_part}@{domain} is already taken. Please choose another name.")
-    audit("address.alias_added", actor=member, member=member, address=address.email)
+    audit(AuditAction.ADDRESS_ALIAS_ADDED, actor=member, member=member, address=address.email)
     return address
 
 
@@ -234,7 +230,7 @@ def add_redirection(
     except IntegrityError:
         raise ValidationError(f"{local_part}@{domain} is already taken. Please choose another name.")
     RedirectionTarget.objects.bulk_create(RedirectionTarget(address=address, target=t) for t in targets)
-    audit("address.redirection_added", actor=member, member=member, address=address.email, targets=targets,
+    audit(AuditAction.ADDRESS_REDIRECTION_ADDED, actor=member, member=member, address=address.email, targets=targets,
           keep_copy=keep_copy)
     return address
 
@@ -246,7 +242,7 @@ def update_redirection(address: Address, targets: list[str], *, keep_copy: bool)
     RedirectionTarget.objects.bulk_create(RedirectionTarget(address=address, target=t) for t in targets)
     address.keep_copy = keep_copy
     address.save(update_fields=["keep_copy"])
-    audit("address.redirection_changed", actor=address.owner, member=address.owner, address=address.email,
+    audit(AuditAction.ADDRESS_REDIRECTION_CHANGED, actor=address.owner, member=address.owner, address=address.email,
           targets=targets, keep_copy=keep_copy)
 
 
@@ -256,7 +252,8 @@ def remove_address(address: Address, *, actor: Member) -> None:
         raise ValidationError("The mailbox address can not be removed.")
     email = address.email
     address.delete()
-    audit(f"address.{address.kind}_removed", actor=actor, member=address.owner, address=email)
+    removed = AuditAction.ADDRESS_ALIAS_REMOVED if address.kind == Address.Kind.ALIAS else AuditAction.ADDRESS_REDIRECTION_REMOVED
+    audit(removed, actor=actor, member=address.owner, address=email)
 
 
 # Quotas ----------------------------------------------------------------------------
@@ -271,7 +268,7 @@ def request_quota(member: Member, requested_mb: int, reason: str) -> QuotaReques
     qr = QuotaRequest.objects.create(
         member=member, current_mb=member.quota_mb, requested_mb=requested_mb, reason=reason.strip()
     )
-    audit("quota.requested", actor=member, member=member, requested_mb=requested_mb)
+    audit(AuditAction.QUOTA_REQUESTED, actor=member, member=member, requested_mb=requested_mb)
     return qr
 
 
@@ -287,25 +284,13 @@ def decide_quota_request(qr: QuotaRequest, approve: bool, *, actor: Member, note
     qr.save(update_fields=["status", "decided_at", "decided_by", "admin_note"])
     if approve:
         set_quota(qr.member, qr.requested_mb, actor=actor)
-    audit("quota.request_" + qr.status, actor=actor, member=qr.member, requested_mb=qr.requested_mb)
-    from . import tasks
-
-    transaction.on_commit(lambda: _enqueue(tasks.notify_quota_decision, qr.pk))
-
-
-def _enqueue(task, *args) -> None:
-    """Queue a Celery task; with the broker down, log it rather than fail the change already made."""
-    try:
-        # retry=False: with Redis down, a page must not wait for kombu's publish retries.
-        task.apply_async(args, retry=False)
-    except Exception as exc:  # kombu raises several kinds when Redis is unreachable
-        log.error("could not queue %s%s: %s", task.name, args, exc)
+    decided = AuditAction.QUOTA_REQUEST_APPROVED if approve else AuditAction.QUOTA_REQUEST_REJECTED
+    audit(decided, actor=actor, member=qr.member, requested_mb=qr.requested_mb)
+    enqueue_on_commit("accounts.tasks.notify_quota_decision", qr.pk)
 
 
 def notify_quota_decision(qr: QuotaRequest) -> None:
     """Tell the member, in their INBOX, what the administrators decided."""
-    from duckmail.lib import emails, lmtp
-
     member = qr.member
     message = emails.quota_decision(
         member.email, qr.status == QuotaRequest.Status.APPROVED, qr.requested_mb, member.quota_mb, qr.admin_note
@@ -319,7 +304,7 @@ def set_quota(member: Member, quota_mb: int, *, actor: Member | None) -> None:
     old = member.quota_mb
     member.quota_mb = quota_mb
     member.save(update_fields=["quota_mb"])
-    audit("quota.changed", actor=actor, member=member, old_mb=old, new_mb=quota_mb)
+    audit(AuditAction.QUOTA_CHANGED, actor=actor, member=member, old_mb=old, new_mb=quota_mb)
 
 
 def record_quota_usage(member: Member, used_kb: int, limit_kb: int | None) -> int | None:
@@ -342,9 +327,7 @@ QUOTA_STALE_AFTER = timedelta(minutes=5)
 def refresh_quota_usage_if_stale(member: Member) -> None:
     """Queue a usage refresh if the stored figure is older than QUOTA_STALE_AFTER."""
     if member.quota_checked_at is None or timezone.now() - member.quota_checked_at > QUOTA_STALE_AFTER:
-        from . import tasks
-
-        _enqueue(tasks.refresh_quota_usage, member.pk)
+        enqueue("accounts.tasks.refresh_quota_usage", member.pk)
 
 
 def refresh_quota_usage(member: Member) -> int | None:
@@ -353,9 +336,7 @@ def refresh_quota_usage(member: Member) -> int | None:
     Returns the level warned about, if any. A failed warning mail re-arms that level so
     the next refresh tries again.
     """
-    from duckmail.lib import emails, imap, lmtp
-
-    with imap.master_session(member.email) as client:
+    with mailaccess.imap(member) as client:
         usage = imap.quota_usage(client)
     previous_level = member.quota_warning_level
     crossed = record_quota_usage(member, usage.used_kb, usage.limit_kb)
@@ -366,5 +347,5 @@ def refresh_quota_usage(member: Member) -> int | None:
         except lmtp.DeliveryError:
             Member.objects.filter(pk=member.pk).update(quota_warning_level=previous_level)
             raise
-        audit("quota.warning_sent", member=member, level=crossed, percent=percent)
+        audit(AuditAction.QUOTA_WARNING_SENT, member=member, level=crossed, percent=percent)
     return crossed

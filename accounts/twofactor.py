@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mailstack import doveadm
 
-from .models import MailToken, Member
+from .models import AuditAction, MailToken, Member
 from .services import audit
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -66,7 +66,7 @@ def start_two_factor_setup(member: Member) -> TOTPDevice:
     TOTPDevice.objects.filter(user=member, confirmed=False).delete()
     StaticDevice.objects.filter(user=member, confirmed=False).delete()
     device = TOTPDevice.objects.create(user=member, name=TOTP_DEVICE_NAME, confirmed=False)
-    audit("two_factor.setup_started", actor=member, member=member)
+    audit(AuditAction.TWO_FACTOR_SETUP_STARTED, actor=member, member=member)
     return device
 
 
@@ -77,7 +77,7 @@ def cancel_two_factor_setup(member: Member) -> bool:
     totp, _ = TOTPDevice.objects.filter(user=member, confirmed=False).delete()
     StaticDevice.objects.filter(user=member, confirmed=False).delete()
     if totp:
-        audit("two_factor.setup_cancelled", actor=member, member=member)
+        audit(AuditAction.TWO_FACTOR_SETUP_CANCELLED, actor=member, member=member)
     return bool(totp)
 
 
@@ -132,7 +132,7 @@ def activate_two_factor(member: Member) -> None:
     StaticDevice.objects.filter(user=member).exclude(pk=static.pk).delete()
     TOTPDevice.objects.filter(pk=totp.pk).update(confirmed=True)
     StaticDevice.objects.filter(pk=static.pk).update(confirmed=True)
-    audit("two_factor.enabled", actor=member, member=member)
+    audit(AuditAction.TWO_FACTOR_ENABLED, actor=member, member=member)
     end_web_sessions(member)
     # Sessions opened with the main password must not outlive it.
     transaction.on_commit(lambda: doveadm.kick(member.email))
@@ -156,7 +156,7 @@ def verify_second_factor(member: Member, code: str) -> str | None:
             device__user=member, device__confirmed=True, token=recovery
         ).delete()
         if deleted:
-            audit("two_factor.recovery_code_used", actor=member, member=member, left=recovery_codes_left(member))
+            audit(AuditAction.TWO_FACTOR_RECOVERY_CODE_USED, actor=member, member=member, left=recovery_codes_left(member))
             return "recovery"
     return None
 
@@ -168,7 +168,7 @@ def disable_two_factor(member: Member, code: str) -> None:
         raise ValidationError(WRONG_CODE)
     TOTPDevice.objects.filter(user=member).delete()
     StaticDevice.objects.filter(user=member).delete()
-    audit("two_factor.disabled", actor=member, member=member)
+    audit(AuditAction.TWO_FACTOR_DISABLED, actor=member, member=member)
     end_web_sessions(member)
 
 
@@ -180,7 +180,7 @@ def regenerate_recovery_codes(member: Member, code: str) -> list[str]:
     StaticDevice.objects.filter(user=member).delete()
     device = StaticDevice.objects.create(user=member, name=RECOVERY_DEVICE_NAME, confirmed=True)
     codes = _new_recovery_codes(device)
-    audit("two_factor.recovery_codes_regenerated", actor=member, member=member)
+    audit(AuditAction.TWO_FACTOR_RECOVERY_CODES_REGENERATED, actor=member, member=member)
     return codes
 
 
@@ -190,7 +190,7 @@ def reset_two_factor(member: Member, *, actor: Member) -> bool:
     was_on = two_factor_enabled(member)
     TOTPDevice.objects.filter(user=member).delete()
     StaticDevice.objects.filter(user=member).delete()
-    audit("two_factor.reset_by_admin", actor=actor, member=member, was_enabled=was_on)
+    audit(AuditAction.TWO_FACTOR_RESET_BY_ADMIN, actor=actor, member=member, was_enabled=was_on)
     end_web_sessions(member)
     return was_on
 

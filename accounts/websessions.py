@@ -1,7 +1,7 @@
 """The web's own logins to Dovecot: one token per web session, never a password, never the master user.
 
-ARCHITECTURE.md, "passwords are checked once, tokens after that": the member proves who
-they are to the web (password, then a code with 2FA). When a page first needs Dovecot
+Passwords are checked once, tokens after that: the member proves who they are to the web
+(password, then a code with 2FA). When a page first needs Dovecot
 (IMAP, ManageSieve), the web mints a random token for that web session. The database
 keeps only its SHA-256 (a `web` MailToken, bound to the session key, expiring with the
 session, usable only from the web's own addresses, `WEB_MAIL_NETS`); the secret itself
@@ -9,35 +9,25 @@ lives only in an HttpOnly cookie in the member's browser. Dovecot checks it in t
 token passdb, so the web acts with exactly the member's own rights, and a copy of the
 database opens no mailbox.
 
-Views and services ask for a session with `imap_session(member)` / `sieve_session(member)`;
-the middleware below binds the current request so that services need no request argument.
-A token revoked meanwhile (password change) is replaced once, transparently.
+Services reach Dovecot through accounts.mailaccess; the middleware below binds each
+request there, so that services need no request argument. A token revoked meanwhile
+(password change) is replaced once, transparently (`WebMailAuth.credentials(renew=True)`).
 """
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from duckmail.lib import imap, managesieve
-
+from . import mailaccess
 from .models import MailToken, Member
 
 SESSION_TOKEN_ID = "duckmail_mail_token_id"
-_current: ContextVar["WebMailAuth | None"] = ContextVar("duckmail_web_mail_auth", default=None)
-
-
-class NoWebSession(RuntimeError):
-    """Web credentials were asked for outside a web request (e.g. in a Celery worker)."""
 
 
 def _hash(secret: str) -> str:
@@ -94,46 +84,8 @@ def _revoke(session) -> None:
         tokens.filter(session_key=session.session_key).delete()
 
 
-def current() -> WebMailAuth:
-    auth = _current.get()
-    if auth is None:
-        raise NoWebSession("mail credentials are only available inside a web request")
-    return auth
-
-
-@contextmanager
-def _session_with_renewal(
-    open_session, member: Member, login_refused: type[Exception], unavailable: type[Exception], **kwargs
-) -> Iterator:
-    auth = current()
-    with ExitStack() as stack:
-        try:
-            session = stack.enter_context(open_session(*auth.credentials(member), **kwargs))
-        except login_refused:
-            # The browser's token was revoked (say, by a password change in another
-            # session): mint a fresh one for this still-valid web session, try once more.
-            if transaction.get_connection().in_atomic_block:
-                # Dovecot would not see a token written inside an open transaction.
-                raise unavailable("Your web session's access to the mail server was renewed. "
-                                  "Please reload the page and try again; nothing was changed.")
-            session = stack.enter_context(open_session(*auth.credentials(member, renew=True), **kwargs))
-        yield session
-
-
-def imap_session(member: Member):
-    """An IMAP session as the logged-in `member`, passing their own address to Dovecot."""
-    client_ip = current().request.META.get("REMOTE_ADDR")
-    return _session_with_renewal(imap.session, member, imap.LoginFailed, imap.MailServerError, client_ip=client_ip)
-
-
-def sieve_session(member: Member):
-    """A ManageSieve session as the logged-in `member`."""
-    return _session_with_renewal(managesieve.session, member, managesieve.SieveLoginRefused,
-                                 managesieve.SieveUnavailable)
-
-
 class WebMailAuthMiddleware:
-    """Binds each request for `imap_session`/`sieve_session`; hands a new token's secret to the browser."""
+    """Binds each request for accounts.mailaccess; hands a new token's secret to the browser."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -145,11 +97,8 @@ class WebMailAuthMiddleware:
             # Minted before the view runs: a view may first reach Dovecot inside a
             # transaction, where Dovecot could not see a token written then.
             auth.credentials(request.user)
-        token = _current.set(auth)
-        try:
+        with mailaccess.as_web_request(auth):
             response = self.get_response(request)
-        finally:
-            _current.reset(token)
         if (
             not auth.minted
             and request.method == "POST"

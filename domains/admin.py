@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from accounts import services
 from accounts.addresses import normalize_domain
+from accounts.models import AuditAction
 
 from .models import Domain
 
@@ -17,4 +18,4 @@ class DomainAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.name = normalize_domain(obj.name)
         super().save_model(request, obj, form, change)
-        services.audit("domain.saved", actor=request.user, domain=obj.name, active=obj.is_active)
+        services.audit(AuditAction.DOMAIN_SAVED, actor=request.user, domain=obj.name, active=obj.is_active)

@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "mailstack",
+    "domains",
     "accounts",
     "webmail",
     "filters",
@@ -183,7 +185,7 @@ if envbool("BEHIND_TLS_PROXY", False):
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 31536000
 
-# Account security (accounts/security.py, accounts/throttle.py).
+# Account security (accounts/twofactor.py, accounts/app_passwords.py, accounts/sudo.py, accounts/throttle.py).
 OTP_TOTP_ISSUER = SERVICE_NAME
 # django-otp's own per-device throttle answers "wrong code" even for a right code while
 # it is active and says nothing about waiting; the Redis login throttle below replaces it
@@ -256,9 +258,18 @@ PUBLIC_MAIL_SECURITY = envstr("PUBLIC_MAIL_SECURITY", "none (development)" if DE
 # Sign-ups from one client address per hour (accounts.throttle.count_signup).
 SIGNUP_PER_ADDRESS_PER_HOUR = envint("SIGNUP_PER_ADDRESS_PER_HOUR", 5)
 SUPPORT_ADDRESS = envstr("SUPPORT_ADDRESS", f"postmaster@{SERVICE_DOMAIN}")
+# Passwords `manage.py bootstrap` gives the admin and demo accounts it creates (`make run`);
+# empty: generated and printed once.
+BOOTSTRAP_ADMIN_PASSWORD = envstr("ADMIN_PASSWORD")
+BOOTSTRAP_DEMO_PASSWORD = envstr("DEMO_PASSWORD")
 # Where `gen_mailconfig` writes, and where the running Dovecot's config lives (for doveadm).
 MAILCONFIG_DIR = envstr("MAILCONFIG_DIR", str(BASE_DIR / "var" / "mail"))
 MAIL_USER = envstr("MAIL_USER", "vmail")
+# The production variant's TLS certificate and key (Debian's snakeoil pair by default),
+# and the host name Dovecot and Postfix greet with (empty: mail.<domain>, or the FQDN in production).
+TLS_CERT = envstr("TLS_CERT", "/etc/ssl/certs/ssl-cert-snakeoil.pem")
+TLS_KEY = envstr("TLS_KEY", "/etc/ssl/private/ssl-cert-snakeoil.key")
+MAIL_HOSTNAME = envstr("MAIL_HOSTNAME")
 # The Dovecot master user that Celery workers (only they) use to reach mailboxes.
 DOVECOT_MASTER_USER = envstr("DOVECOT_MASTER_USER", "duckmail-worker")
 DOVECOT_MASTER_PASSWORD = envstr("DOVECOT_MASTER_PASSWORD")

@@ -6,3 +6,7 @@ urlpatterns = [
     path("filters/", include("filters.urls")),
     path("", include("accounts.urls")),
 ]
+
+# A backend that is down before any view runs (say, the database behind the session)
+# still gets the clear 503 page.
+handler500 = "duckmail.middleware.server_error"

@@ -6,8 +6,10 @@ the editor's rows and the upload of the script they produce happen in one transa
 if Dovecot refuses or can not be reached, the rows are rolled back, so the database never
 describes a script the server does not have.
 
-Every function that talks to Dovecot may raise one of UNAVAILABLE; the views turn those
-into a clear page (or keep the member's form, with a message).
+Sessions come from accounts.mailaccess, as the member (the web request's, or a worker's
+through the master user). Every function that talks to Dovecot may raise
+BackendUnavailable; the views turn it into a clear page (or keep the member's form, with
+a message).
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from accounts import websessions
-from accounts.models import Address, Member
+from accounts import mailaccess
+from accounts.models import Address, AuditAction, Member
 from accounts.services import audit
-from duckmail.lib import imap, mailconfig, managesieve, sieve_ext
+from duckmail.lib import managesieve
+from mailstack import globalsieve
 
 from . import sieve
 from .models import FilterSettings, GlobalRule, Rule
+from .sieve import sievelib_ext
 
 log = logging.getLogger(__name__)
 
@@ -37,40 +41,8 @@ EDITOR_SCRIPT = "duckmail"
 SCRIPT_NAME_RE = re.compile(r"^[\w][\w .-]{0,63}$")
 MAX_SCRIPT_BYTES = 64 * 1024
 
-UNAVAILABLE = (managesieve.SieveUnavailable, imap.MailServerError, imap.LoginFailed)
-
-
 class ScriptNotFound(Exception):
     """The member has no script by that name (views answer 404)."""
-
-
-def _in_web_request() -> bool:
-    try:
-        websessions.current()
-    except websessions.NoWebSession:
-        return False
-    return True
-
-
-def sieve_session(member: Member):
-    """A ManageSieve session acting as `member`.
-
-    In a web request: with the web session's own token (accounts.websessions), so the web
-    holds no more power than the member. Elsewhere (Celery workers, management commands,
-    tests that call services directly) through the Dovecot master user *as the member*,
-    which ARCHITECTURE.md reserves for exactly those; ManageSieve then offers only the
-    member's own scripts either way.
-    """
-    if _in_web_request():
-        return websessions.sieve_session(member)
-    return managesieve.master_session(member.email)
-
-
-def imap_session(member: Member):
-    """An IMAP session as `member` (same choice of credentials as `sieve_session`)."""
-    if _in_web_request():
-        return websessions.imap_session(member)
-    return imap.master_session(member.email)
 
 
 # Reading ---------------------------------------------------------------------------
@@ -99,7 +71,7 @@ def member_addresses(member: Member) -> list[str]:
 
 def member_folders(member: Member) -> list[str]:
     """The member's own IMAP folders (not other members' shared ones), INBOX first."""
-    with imap_session(member) as client:
+    with mailaccess.imap(member) as client:
         listing = client.list_folders()
     names = []
     for flags, _delimiter, name in listing:
@@ -119,7 +91,7 @@ def ruleset(member: Member, fs: FilterSettings | None = None) -> sieve.RuleSet:
             days=fs.vacation_days, start=fs.vacation_start, end=fs.vacation_end,
         )
     rules = [
-        sieve.Rule(
+        sieve.SieveRule(
             name=r.name, enabled=r.enabled, match=r.match,
             conditions=[sieve.Condition(**c) for c in r.conditions], actions=[sieve.Action(**a) for a in r.actions],
         )
@@ -152,12 +124,12 @@ def overview(member: Member) -> dict:
     `editor_problem`) when the form editor can not represent it.
     """
     fs = settings_for(member)
-    with sieve_session(member) as s:
+    with mailaccess.sieve(member) as s:
         listing = s.list()
         server_text = s.get(EDITOR_SCRIPT) if EDITOR_SCRIPT in listing.names else None
     state = {"scripts": listing, "editor_changed": False, "editor_parsed": None, "editor_problem": "",
              "hand_written": hand_written_active(listing)}
-    if server_text is not None and fs.saved_at and _same(server_text, fs.last_script):
+    if server_text is not None and fs.saved_at and sieve.same_script(server_text, fs.last_script):
         return state
     if server_text is not None:
         state["editor_changed"] = True
@@ -168,10 +140,6 @@ def overview(member: Member) -> dict:
     return state
 
 
-def _same(a: str, b: str) -> bool:
-    return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
-
-
 # The form editor ---------------------------------------------------------------------
 
 
@@ -180,12 +148,12 @@ def _publish(member: Member, fs: FilterSettings) -> str | None:
 
     Returns the name of the hand-written script that was active until now (and no longer
     is), or None. Raises managesieve.ScriptInvalid or ValidationError (the caller's
-    transaction then rolls back) or one of UNAVAILABLE. From here on the default rules
+    transaction then rolls back) or BackendUnavailable. From here on the default rules
     apply only if the script includes them.
     """
     text = sieve.generate(ruleset(member, fs))
     try:
-        with sieve_session(member) as s:
+        with mailaccess.sieve(member) as s:
             replaced = hand_written_active(s.list())
             s.put(EDITOR_SCRIPT, text)
             s.activate(EDITOR_SCRIPT)
@@ -220,7 +188,7 @@ def save_rule(
     actions = [{**a, "arg": sieve.normalize_multiline(a["arg"])} if a["kind"] in sieve.TEXT_ACTIONS else a
                for a in actions]
     if not conditions:
-        match = "all"  # all mail: see filters.sieve._rule_block
+        match = "all"  # all mail: see filters.sieve.write._rule_block
     if rule is None:
         last = Rule.objects.filter(member=member).aggregate(m=Max("position"))["m"]
         rule = Rule(member=member, position=0 if last is None else last + 1)
@@ -231,7 +199,7 @@ def save_rule(
         _publish(member, fs)
     except managesieve.ScriptInvalid as exc:
         raise _script_error(exc)
-    audit("filters.rule_saved", actor=member, member=member, rule=name)
+    audit(AuditAction.FILTERS_RULE_SAVED, actor=member, member=member, rule=name)
     return rule
 
 
@@ -241,7 +209,7 @@ def set_rule_enabled(rule: Rule, enabled: bool) -> None:
     rule.enabled = enabled
     rule.save(update_fields=["enabled"])
     _publish(rule.member, fs)
-    audit("filters.rule_enabled" if enabled else "filters.rule_disabled", actor=rule.member, member=rule.member,
+    audit(AuditAction.FILTERS_RULE_ENABLED if enabled else AuditAction.FILTERS_RULE_DISABLED, actor=rule.member, member=rule.member,
           rule=rule.name)
 
 
@@ -253,7 +221,7 @@ def delete_rule(rule: Rule) -> None:
     rule.delete()
     Rule.objects.filter(member=member, position__gt=position).update(position=F("position") - 1)
     _publish(member, fs)
-    audit("filters.rule_deleted", actor=member, member=member, rule=rule.name)
+    audit(AuditAction.FILTERS_RULE_DELETED, actor=member, member=member, rule=rule.name)
 
 
 @transaction.atomic
@@ -287,7 +255,7 @@ def save_options(member: Member, *, includes: Iterable[str], spam_threshold: int
         replaced = _publish(member, fs)
     except managesieve.ScriptInvalid as exc:
         raise _script_error(exc)
-    audit("filters.options_saved", actor=member, member=member, includes=fs.includes, spam_threshold=spam_threshold)
+    audit(AuditAction.FILTERS_OPTIONS_SAVED, actor=member, member=member, includes=fs.includes, spam_threshold=spam_threshold)
     return replaced
 
 
@@ -309,7 +277,7 @@ def save_vacation(member: Member, *, enabled: bool, subject: str, body: str, add
         replaced = _publish(member, fs)
     except managesieve.ScriptInvalid as exc:
         raise _script_error(exc)
-    audit("filters.vacation_saved", actor=member, member=member, enabled=enabled)
+    audit(AuditAction.FILTERS_VACATION_SAVED, actor=member, member=member, enabled=enabled)
     return replaced
 
 
@@ -320,7 +288,7 @@ def import_editor_script(member: Member) -> sieve.RuleSet:
     Raises sieve.NotRepresentable if the form editor can not show it (use the raw editor).
     """
     fs = _locked_settings(member)
-    with sieve_session(member) as s:
+    with mailaccess.sieve(member) as s:
         text = s.get(EDITOR_SCRIPT)
     rs = sieve.parse(text)
     fs.includes = rs.includes
@@ -339,7 +307,7 @@ def import_editor_script(member: Member) -> sieve.RuleSet:
              conditions=[asdict(c) for c in r.conditions], actions=[asdict(a) for a in r.actions])
         for i, r in enumerate(rs.rules)
     )
-    audit("filters.imported", actor=member, member=member, rules=len(rs.rules))
+    audit(AuditAction.FILTERS_IMPORTED, actor=member, member=member, rules=len(rs.rules))
     return rs
 
 
@@ -358,13 +326,13 @@ def check_script_name(name: str) -> str:
 
 
 def list_scripts(member: Member) -> managesieve.ScriptList:
-    with sieve_session(member) as s:
+    with mailaccess.sieve(member) as s:
         return s.list()
 
 
 def get_script(member: Member, name: str) -> str | None:
     """The text of one of the member's scripts, or None if they have none by that name."""
-    with sieve_session(member) as s:
+    with mailaccess.sieve(member) as s:
         if name not in s.list().names and name != managesieve.DEFAULT_SCRIPT_NAME:
             return None
         return s.get(name)
@@ -373,8 +341,8 @@ def get_script(member: Member, name: str) -> str | None:
 def sievelib_problem(text: str) -> str:
     """Why sievelib can not read a script ('' if it can). Advisory: Dovecot decides validity."""
     try:
-        sieve_ext.parse(text)
-    except sieve_ext.ParseFailed as exc:
+        sievelib_ext.parse(text)
+    except sievelib_ext.ParseFailed as exc:
         return exc.message
     return ""
 
@@ -387,25 +355,25 @@ def save_script(member: Member, name: str, text: str, *, activate: bool = False)
     """
     if len(text.encode("utf-8")) > MAX_SCRIPT_BYTES:
         raise ValidationError(f"A script can be at most {MAX_SCRIPT_BYTES // 1024} KB.")
-    with sieve_session(member) as s:
+    with mailaccess.sieve(member) as s:
         result = s.put(name, text)
         if activate:
             s.activate(name)
-    audit("filters.script_saved", actor=member, member=member, script=name, activated=activate)
+    audit(AuditAction.FILTERS_SCRIPT_SAVED, actor=member, member=member, script=name, activated=activate)
     return result.warnings
 
 
 def activate_script(member: Member, name: str | None) -> None:
     """Make `name` the active script; None deactivates them all (the default rules apply again)."""
-    with sieve_session(member) as s:
+    with mailaccess.sieve(member) as s:
         if name is not None and name not in s.list().names:
             raise ScriptNotFound(name)
         s.activate(name)
-    audit("filters.script_activated", actor=member, member=member, script=name)
+    audit(AuditAction.FILTERS_SCRIPT_ACTIVATED, actor=member, member=member, script=name)
 
 
 def delete_script(member: Member, name: str) -> None:
-    with sieve_session(member) as s:
+    with mailaccess.sieve(member) as s:
         listing = s.list()
         if name not in listing.names:
             raise ScriptNotFound(name)
@@ -414,27 +382,14 @@ def delete_script(member: Member, name: str) -> None:
         s.delete(name)
     if name == EDITOR_SCRIPT:
         FilterSettings.objects.filter(member=member).update(last_script="", saved_at=None)
-    audit("filters.script_deleted", actor=member, member=member, script=name)
+    audit(AuditAction.FILTERS_SCRIPT_DELETED, actor=member, member=member, script=name)
 
 
 # Global rules (admin) ----------------------------------------------------------------
 
-SHIPPED_GLOBAL_RULES = {
-    "incoming_spam": "Spam goes to the Junk folder and is flagged important.",
-}
-
-
-def ensure_shipped_global_rules() -> list[GlobalRule]:
-    """The global rules the service documents, as shipped in deploy/sieve/ (created if missing)."""
-    rules = []
-    for name, description in SHIPPED_GLOBAL_RULES.items():
-        script = (mailconfig.DEPLOY_DIR / "sieve" / f"{name}.sieve").read_text()
-        rule, _ = GlobalRule.objects.get_or_create(
-            name=name,
-            defaults={"description": description, "script": script, "offered": True, "included_by_default": True},
-        )
-        rules.append(rule)
-    return rules
+def global_rule_scripts() -> list[tuple[str, str]]:
+    """(name, script) of every global rule, for mailstack to install with the configuration."""
+    return list(GlobalRule.objects.values_list("name", "script"))
 
 
 _SIEVEC_LINE_RE = re.compile(r"^(?:\S+?: )?line (\d+): (?:error: )?(.*)$")
@@ -464,8 +419,8 @@ def sievec_message(output: str) -> str:
 def check_global_rule(name: str, script: str) -> None:
     """ValidationError with sievec's message ("line N: …") if the script does not compile."""
     try:
-        mailconfig.write_global_sieve(name, script, install=False)
-    except mailconfig.GlobalSieveInvalid as exc:
+        globalsieve.install(name, script, check_only=True)
+    except globalsieve.GlobalSieveInvalid as exc:
         raise ValidationError(sievec_message(str(exc)))
 
 
@@ -475,10 +430,10 @@ def save_global_rule(rule: GlobalRule, *, actor: Member | None) -> None:
     rule.updated_at = timezone.now()
     rule.save()
     try:
-        mailconfig.write_global_sieve(rule.name, rule.script)
-    except mailconfig.GlobalSieveInvalid as exc:
+        globalsieve.install(rule.name, rule.script)
+    except globalsieve.GlobalSieveInvalid as exc:
         raise ValidationError(sievec_message(str(exc)))
-    audit("filters.global_rule_saved", actor=actor, rule=rule.name)
+    audit(AuditAction.FILTERS_GLOBAL_RULE_SAVED, actor=actor, rule=rule.name)
 
 
 @transaction.atomic
@@ -489,5 +444,5 @@ def delete_global_rule(rule: GlobalRule, *, actor: Member | None) -> None:
             f"“{rule.name}” is in use ({users} member(s), or the default rules): untick “offered” instead."
         )
     rule.delete()
-    mailconfig.remove_global_sieve(rule.name)
-    audit("filters.global_rule_deleted", actor=actor, rule=rule.name)
+    globalsieve.remove(rule.name)
+    audit(AuditAction.FILTERS_GLOBAL_RULE_DELETED, actor=actor, rule=rule.name)

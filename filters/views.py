@@ -18,14 +18,14 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.views import require_sudo_mode, sudo_redirect
+from accounts.decorators import require_sudo_mode, sudo_redirect
 from duckmail.lib import managesieve
+from duckmail.lib.errors import BackendUnavailable
 
 from . import services, sieve
 from .forms import OptionsForm, ScriptForm, UploadForm, VacationForm, clean_rule, rule_forms
 from .models import Rule
 
-UNAVAILABLE = services.UNAVAILABLE
 MAX_ROWS = 20
 DOWN_MESSAGE = (
     "The mail server can not be reached right now, so nothing was saved. "
@@ -56,7 +56,7 @@ def _hand_written_or_none(member) -> str | None:
     reached (the save then fails with its own message)."""
     try:
         return services.active_hand_written_script(member)
-    except UNAVAILABLE:
+    except BackendUnavailable:
         return None
 
 
@@ -64,7 +64,7 @@ def _index(request, status: int = 200, **forms):
     member = request.user
     try:
         state = services.overview(member)
-    except (UNAVAILABLE + (managesieve.SieveRefused,)):
+    except (BackendUnavailable, managesieve.SieveRefused):
         # SieveRefused: a script vanished between listing and reading it (another client).
         return _unavailable(request)
     fs = services.settings_for(member)
@@ -95,7 +95,7 @@ def rule_edit(request, rule_id: int | None = None):
     try:
         folders = services.member_folders(request.user)
         down = False
-    except UNAVAILABLE:
+    except BackendUnavailable:
         if request.method != "POST":
             return _unavailable(request)
         # Keep what was typed: offer back the folders the form had.
@@ -132,7 +132,7 @@ def rule_edit(request, rule_id: int | None = None):
                     services.save_rule(request.user, rule, **data)
                 except ValidationError as exc:
                     _place_rule_error(form, cond_fs, exc)
-                except UNAVAILABLE:
+                except BackendUnavailable:
                     form.add_error(None, DOWN_MESSAGE)
                     status = 503
                 else:
@@ -163,7 +163,7 @@ def _rule_change(request, change, done: str):
         messages.error(request, _script_error_text(exc))
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
-    except UNAVAILABLE:
+    except BackendUnavailable:
         messages.error(request, "The mail server can not be reached right now, so nothing was changed.")
     else:
         messages.success(request, done)
@@ -227,7 +227,7 @@ def options(request):
             )
         except ValidationError as exc:
             form.add_error(None, exc)
-        except UNAVAILABLE:
+        except BackendUnavailable:
             return render(request, "filters/unavailable.html", {"form": form}, status=503)
         else:
             messages.success(request, "Spam settings saved and active." + _no_longer_active(replaced))
@@ -256,7 +256,7 @@ def vacation(request):
                 replaced = services.save_vacation(member, **form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc)
-            except UNAVAILABLE:
+            except BackendUnavailable:
                 form.add_error(None, DOWN_MESSAGE)
                 status = 503
             else:
@@ -285,7 +285,7 @@ def editor_import(request):
     except sieve.NotRepresentable:
         messages.error(request, "The form editor can not show this script; edit it in the raw editor.")
         return redirect("filters:script_edit", name=services.EDITOR_SCRIPT)
-    except (UNAVAILABLE + (managesieve.SieveRefused,)):
+    except (BackendUnavailable, managesieve.SieveRefused):
         messages.error(request, "The mail server can not be reached right now, so nothing was loaded.")
         return redirect("filters:index")
     messages.success(request, "The script on the server is now in the form editor.")
@@ -295,7 +295,7 @@ def editor_import(request):
 # Raw scripts -------------------------------------------------------------------------
 
 
-def _save_raw(request, form, *, original: str | None):
+def _save_raw(request, form):
     """Save a valid ScriptForm; return a response, or None with errors added to the form."""
     name, text, activate = form.cleaned_data["name"], form.cleaned_data["text"], form.cleaned_data["activate"]
     try:
@@ -340,8 +340,8 @@ def script_edit(request, name: str | None = None):
         status = 400
         if form.is_valid():
             try:
-                response = _save_raw(request, form, original=name)
-            except UNAVAILABLE:
+                response = _save_raw(request, form)
+            except BackendUnavailable:
                 form.add_error(None, DOWN_MESSAGE)
                 status = 503
             else:
@@ -354,7 +354,7 @@ def script_edit(request, name: str | None = None):
             try:
                 listing = services.list_scripts(member)
                 text = services.get_script(member, name) if name in listing.names else None
-            except UNAVAILABLE:
+            except BackendUnavailable:
                 return _unavailable(request)
             if text is None:
                 raise Http404("No such script")
@@ -363,7 +363,7 @@ def script_edit(request, name: str | None = None):
     if request.method == "POST" and name is not None and status != 503:
         try:
             active = services.list_scripts(member).active == name
-        except UNAVAILABLE:
+        except BackendUnavailable:
             active = None
     note = "editor" if name == services.EDITOR_SCRIPT else ""
     text = form["text"].value() or ""
@@ -381,7 +381,7 @@ def script_edit(request, name: str | None = None):
 def script_download(request, name: str):
     try:
         text = services.get_script(request.user, name)
-    except UNAVAILABLE:
+    except BackendUnavailable:
         return _unavailable(request)
     if text is None:
         raise Http404("No such script")
@@ -404,7 +404,7 @@ def script_upload(request):
             form.add_error("file", _script_error_text(exc))
         except (ValidationError, managesieve.SieveRefused) as exc:
             form.add_error("file", str(exc) if not isinstance(exc, ValidationError) else exc.messages[0])
-        except UNAVAILABLE:
+        except BackendUnavailable:
             return _unavailable(request)
         else:
             messages.success(request, f"Script “{name}” uploaded.")
@@ -425,7 +425,7 @@ def script_activate(request):
         messages.error(request, _script_error_text(exc))
     except (ValidationError, managesieve.SieveRefused) as exc:
         messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))
-    except UNAVAILABLE:
+    except BackendUnavailable:
         return _unavailable(request)
     else:
         messages.success(request, f"“{name}” is now active." if name else "The default rules apply again.")
@@ -441,7 +441,7 @@ def script_delete(request, name: str):
         raise Http404("No such script")
     except (ValidationError, managesieve.SieveRefused) as exc:
         messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))
-    except UNAVAILABLE:
+    except BackendUnavailable:
         return _unavailable(request)
     else:
         messages.success(request, f"Script “{name}” deleted.")

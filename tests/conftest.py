@@ -60,6 +60,16 @@ def postfix(mail_stack):
 
 
 @pytest.fixture
+def as_worker():
+    """Services called straight from the test reach Dovecot as a worker does (the master
+    user as the member); requests made meanwhile still act as their web member."""
+    from accounts import mailaccess
+
+    with mailaccess.as_worker():
+        yield
+
+
+@pytest.fixture
 def make_member(db):
     def make(local_part: str, password: str = PASSWORD, **fields):
         return services.create_member(local_part, password, **fields)

@@ -92,3 +92,16 @@ def bodies(user: str, password: str, folder: str = "INBOX") -> list[str]:
         return texts
     finally:
         client.logout()
+
+
+def restore_shipped_global_rules():
+    """The global rules the data migration creates, by the migration's own code (a
+    transactional test's flush deletes them); returns them."""
+    import importlib
+
+    from django.apps import apps
+
+    from filters.models import GlobalRule
+
+    importlib.import_module("filters.migrations.0002_incoming_spam").create(apps, None)
+    return list(GlobalRule.objects.filter(name="incoming_spam"))

@@ -1,6 +1,6 @@
 """Throwaway mail servers for the test session: a real Dovecot (and Postfix on demand).
 
-Configs come from the same generator production uses (duckmail.lib.mailconfig), in the
+Configs come from the same generator production uses (mailstack.config), in the
 `test` variant, on free loopback ports, reading the test database.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from duckmail.lib import mailconfig
+from mailstack import config as mailconfig
 
 
 def free_port() -> int:

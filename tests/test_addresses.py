@@ -75,3 +75,6 @@ def test_reserved_names_are_refused_also_with_a_detail(db):
     for name in ["postmaster", "abuse", "root", "admin", "hostmaster", "webmaster", "noreply", "mailer-daemon"]:
         with pytest.raises(ValidationError, match="reserved"):
             services.create_member(name, "Correct-Horse-7-battery")
+    # With a detail it is no new name: postmaster+x@ already reaches postmaster@.
+    with pytest.raises(ValidationError, match="can not be part of a name"):
+        services.create_member("postmaster+x", "Correct-Horse-7-battery")

@@ -9,7 +9,7 @@ import smtplib
 import pytest
 from django.urls import reverse
 
-from accounts import security
+from accounts import app_passwords, mailaccess, twofactor
 from accounts.models import AuditLog, MailToken, Member
 from duckmail.lib import imap
 from tests.conftest import PASSWORD
@@ -54,7 +54,7 @@ def test_with_2fa_only_app_passwords_open_imap_pop3_and_managesieve(mail_stack, 
     token, secret = create_on_page(alice_client, "Laptop Thunderbird")
     assert re.fullmatch(r"[a-z]{4}( [a-z]{4}){3}", secret)
     # Only hashes are stored, never the secret.
-    assert (token.token_hash, token.grouped_hash) == security.token_hashes(secret)
+    assert (token.token_hash, token.grouped_hash) == app_passwords.token_hashes(secret)
     assert not MailToken.objects.filter(token_hash__contains=secret.replace(" ", "")[:8]).exists()
     assert token.last_used_at is None
 
@@ -88,7 +88,7 @@ def test_with_2fa_only_app_passwords_open_imap_pop3_and_managesieve(mail_stack, 
 
 def test_with_2fa_smtp_submission_takes_an_app_password_not_the_main_password(postfix, alice):
     enable_two_factor(alice)
-    token, secret = security.create_app_password(alice, "Phone")
+    token, secret = app_passwords.create_app_password(alice, "Phone")
     with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
         with pytest.raises(smtplib.SMTPAuthenticationError):
             smtp.login(ALICE, PASSWORD)
@@ -96,14 +96,14 @@ def test_with_2fa_smtp_submission_takes_an_app_password_not_the_main_password(po
         smtp.login(ALICE, secret)
     token.refresh_from_db()
     assert token.last_used_at is not None
-    security.revoke_app_password(token, actor=alice)
+    app_passwords.revoke_app_password(token, actor=alice)
     with smtplib.SMTP("127.0.0.1", postfix.ports.submission) as smtp:
         with pytest.raises(smtplib.SMTPAuthenticationError):
             smtp.login(ALICE, secret)
 
 
 def test_members_without_2fa_may_use_app_passwords_too(mail_stack, alice):
-    _, secret = security.create_app_password(alice, "Phone")
+    _, secret = app_passwords.create_app_password(alice, "Phone")
     assert_works_everywhere(ALICE, secret)
     assert_works_everywhere(ALICE, PASSWORD)
 
@@ -111,14 +111,14 @@ def test_members_without_2fa_may_use_app_passwords_too(mail_stack, alice):
 def test_turning_2fa_off_gives_the_main_password_back_to_mail_programs(mail_stack, alice):
     key, codes = enable_two_factor(alice)
     assert_refused_everywhere(ALICE, PASSWORD)
-    security.disable_two_factor(Member.objects.get(pk=alice.pk), codes[0])
+    twofactor.disable_two_factor(Member.objects.get(pk=alice.pk), codes[0])
     assert_works_everywhere(ALICE, PASSWORD)
 
 
 def test_a_disabled_member_can_not_use_an_app_password(mail_stack, alice):
     from accounts import services
 
-    _, secret = security.create_app_password(alice, "Phone")
+    _, secret = app_passwords.create_app_password(alice, "Phone")
     services.set_member_active(Member.objects.get(pk=alice.pk), False, actor=None)
     with pytest.raises(imaplib.IMAP4.error, match="disabled"):
         imap_login(ALICE, secret)
@@ -127,12 +127,12 @@ def test_a_disabled_member_can_not_use_an_app_password(mail_stack, alice):
 
 def test_workers_still_reach_a_2fa_members_mailbox_through_the_master_user(mail_stack, alice):
     enable_two_factor(alice)
-    with imap.master_session(ALICE) as client:
+    with mailaccess.as_worker(), mailaccess.imap(alice) as client:
         assert imap.quota_usage(client).limit_kb == 512 * 1024
 
 
 def test_the_last_use_is_stamped_at_most_once_a_minute(mail_stack, alice):
-    token, secret = security.create_app_password(alice, "Phone")
+    token, secret = app_passwords.create_app_password(alice, "Phone")
     imap_login(ALICE, secret).logout()
     token.refresh_from_db()
     first = token.last_used_at
@@ -148,14 +148,14 @@ def test_the_last_use_is_stamped_at_most_once_a_minute(mail_stack, alice):
 def test_an_expired_token_is_refused(mail_stack, alice):
     from django.utils import timezone
 
-    token, secret = security.create_app_password(alice, "Phone")
+    token, secret = app_passwords.create_app_password(alice, "Phone")
     MailToken.objects.filter(pk=token.pk).update(expires_at=timezone.now())
     with pytest.raises(imaplib.IMAP4.error):
         imap_login(ALICE, secret)
 
 
 def test_a_stranger_can_neither_see_nor_revoke_alices_app_passwords(client, alice, stranger):
-    token, _ = security.create_app_password(alice, "Alice phone")
+    token, _ = app_passwords.create_app_password(alice, "Alice phone")
     client.force_login(stranger)
     page = client.get(reverse("security"))
     assert page.status_code == 200 and b"Alice phone" not in page.content
@@ -165,7 +165,7 @@ def test_a_stranger_can_neither_see_nor_revoke_alices_app_passwords(client, alic
 
 
 def test_app_password_names_are_checked_next_to_the_field(alice_client, alice):
-    security.create_app_password(alice, "Phone")
+    app_passwords.create_app_password(alice, "Phone")
     response = alice_client.post(reverse("app_password_create"), {"name": "phone"})
     assert response.status_code == 400
     assert "already have an app password named" in response.context["app_password_form"].errors["name"][0]
@@ -192,7 +192,7 @@ def test_a_future_webmail_session_token_fits_the_same_passdb(mail_stack, alice):
     from django.utils import timezone
 
     secret = "webmailsessiontokenfortests0001"
-    compact, _ = security.token_hashes(secret)
+    compact, _ = app_passwords.token_hashes(secret)
     token = MailToken.objects.create(member=alice, kind=MailToken.Kind.WEB_SESSION, name="web session",
                                      token_hash=compact, expires_at=timezone.now() + timedelta(hours=1),
                                      allow_nets="192.0.2.0/24")
@@ -201,14 +201,14 @@ def test_a_future_webmail_session_token_fits_the_same_passdb(mail_stack, alice):
     MailToken.objects.filter(pk=token.pk).update(allow_nets="127.0.0.0/8")
     imap_login(ALICE, secret).logout()
     # Not an app password: the member's list does not show it.
-    assert not security.app_passwords(alice).exists()
+    assert not app_passwords.app_passwords(alice).exists()
 
 
 def test_a_password_change_ends_mail_sessions_and_webmail_tokens_but_keeps_app_passwords(mail_stack, alice):
     from accounts import services
 
-    app_token, app_secret = security.create_app_password(alice, "Phone")
-    web_compact, _ = security.token_hashes("webmailsessiontokenfortests0002")
+    app_token, app_secret = app_passwords.create_app_password(alice, "Phone")
+    web_compact, _ = app_passwords.token_hashes("webmailsessiontokenfortests0002")
     MailToken.objects.create(member=alice, kind=MailToken.Kind.WEB_SESSION, name="web", token_hash=web_compact)
     open_session = imap_login(ALICE, PASSWORD)
     services.change_password(Member.objects.get(pk=alice.pk), "New-Passw0rd-here")
@@ -227,11 +227,11 @@ def test_the_security_page_costs_the_same_queries_for_one_or_many_app_passwords(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    security.create_app_password(alice, "One")
+    app_passwords.create_app_password(alice, "One")
     with CaptureQueriesContext(connection) as one:
         assert alice_client.get(reverse("security")).status_code == 200
     for n in range(5):
-        security.create_app_password(alice, f"Phone {n}")
+        app_passwords.create_app_password(alice, f"Phone {n}")
     with django_assert_max_num_queries(len(one.captured_queries)):
         page = alice_client.get(reverse("security"))
     assert page.content.decode().count(">Revoke</a>") == 6

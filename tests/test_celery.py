@@ -91,9 +91,9 @@ def test_with_redis_down_queueing_gives_up_quickly_and_the_change_stands(tmp_pat
     # A page that queues work (quota refresh, notices) must not hang for kombu's retries.
     script = (
         "import time\n"
-        "from accounts import services, tasks\n"
+        "from duckmail.queue import enqueue\n"
         "t = time.monotonic()\n"
-        "services._enqueue(tasks.refresh_quota_usage, 1)\n"
+        "enqueue('accounts.tasks.refresh_quota_usage', 1)\n"
         "print('took', round(time.monotonic() - t, 1))\n"
     )
     env = dict(os.environ, DUCKMAIL_DEBUG="1", DUCKMAIL_REDIS_URL="redis://127.0.0.1:1/0")

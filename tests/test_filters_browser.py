@@ -7,9 +7,10 @@ import pytest
 
 from filters import services
 from tests.conftest import PASSWORD
-from tests.helpers import imap_login
+from tests.helpers import imap_login, restore_shipped_global_rules
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Set-up calls services directly, as a worker would (the pages themselves act as the web member).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_worker")]
 SHOTS = os.environ.get("DUCKMAIL_SCREENSHOTS")
 
 
@@ -19,7 +20,7 @@ def shot(pg, name: str) -> None:
 
 
 def test_a_member_builds_a_rule_and_sees_a_bad_script_refused_in_place(page, make_member, mail_stack):
-    services.ensure_shipped_global_rules()
+    restore_shipped_global_rules()
     member = make_member(f"b{uuid.uuid4().hex[:10]}")
     imap = imap_login(member.email, PASSWORD)
     imap.create("Work")
@@ -85,7 +86,7 @@ def test_on_a_phone_the_rule_editor_shows_only_what_applies_and_adds_rows_in_the
     from filters.models import Rule
     from filters.sieve import TEXT_OPS
 
-    services.ensure_shipped_global_rules()
+    restore_shipped_global_rules()
     member = make_member(f"p{uuid.uuid4().hex[:10]}")
     imap = imap_login(member.email, PASSWORD)
     imap.create("Work")
@@ -150,7 +151,7 @@ def test_on_a_phone_the_rule_editor_shows_only_what_applies_and_adds_rows_in_the
 def test_on_a_phone_the_filters_page_fits_and_deleting_asks_first(page, make_member, mail_stack):
     from filters.models import Rule
 
-    services.ensure_shipped_global_rules()
+    restore_shipped_global_rules()
     member = make_member(f"q{uuid.uuid4().hex[:10]}")
     for name in ("Newsletters from the very long list of things", "Second rule"):
         services.save_rule(member, None, name=name, enabled=True, match="all",

@@ -10,18 +10,20 @@ import uuid
 import pytest
 from django.core.exceptions import ValidationError
 
+from accounts import mailaccess
 from duckmail.lib import managesieve
 from filters import services
 from tests.conftest import PASSWORD
-from tests.helpers import imap_login, lmtp_send, make_mail
+from tests.helpers import imap_login, lmtp_send, make_mail, restore_shipped_global_rules
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Set-up calls services directly, as a worker would (the pages themselves act as the web member).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_worker")]
 
 
 @pytest.fixture(autouse=True)
 def incoming_spam(db):
     """The global rule the data migration creates (transactional tests flush it away)."""
-    return services.ensure_shipped_global_rules()[0]
+    return restore_shipped_global_rules()[0]
 
 
 @pytest.fixture
@@ -293,7 +295,7 @@ def test_one_rule_may_redirect_to_several_addresses(member, relay_sink):
 
 
 def test_folders_with_non_ascii_names_are_filed_into(member):
-    with services.imap_session(member) as client:
+    with mailaccess.imap(member) as client:
         client.create_folder("Café/Équipe")
     assert "Café/Équipe" in services.member_folders(member)
     rule(member, [cond("subject", "contains", "crème")], [act("fileinto", "Café/Équipe")])

@@ -9,7 +9,8 @@ from django.urls import reverse
 from filters import services
 from filters.models import Rule
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Set-up calls services directly, as a worker would (the pages themselves act as the web member).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_worker")]
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from filters.forms import FIELD_CHOICES, OP_CHOICES
 from filters.models import FilterSettings, Rule
 from tests.test_filters_views import owner, owner_client, rule_post, shipped_rules  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Set-up calls services directly, as a worker would (the pages themselves act as the web member).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_worker")]
 
 HAND = 'require "fileinto";\nfileinto "Work";\n'
 

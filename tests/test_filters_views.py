@@ -10,14 +10,15 @@ from django.urls import reverse
 from filters import services
 from filters.models import GlobalRule, Rule
 from tests.conftest import PASSWORD
-from tests.helpers import imap_login, lmtp_send, make_mail, subjects
+from tests.helpers import imap_login, lmtp_send, make_mail, restore_shipped_global_rules, subjects
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Set-up calls services directly, as a worker would (the pages themselves act as the web member).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_worker")]
 
 
 @pytest.fixture(autouse=True)
 def shipped_rules(db):
-    services.ensure_shipped_global_rules()
+    restore_shipped_global_rules()
 
 
 @pytest.fixture
@@ -321,9 +322,9 @@ def test_admins_manage_global_rules_checked_by_sievec(client, make_member, mail_
     assert not GlobalRule.objects.filter(name="default").exists()
     response = client.post(url, good)
     assert response.status_code == 302
-    from duckmail.lib import mailconfig
+    from mailstack import globalsieve
 
-    installed = mailconfig.sieve_global_dir() / "lists.sieve"
+    installed = globalsieve.directory() / "lists.sieve"
     assert installed.read_text().strip() == good["script"].strip()
     assert installed.with_suffix(".svbin").exists()
     # Offered to members as a checkbox, and usable by their scripts.
@@ -366,7 +367,7 @@ def test_regenerating_the_mail_config_installs_the_admins_global_rules(make_memb
     import os
     import tempfile
 
-    from duckmail.lib import mailconfig
+    from mailstack import config, globalsieve
 
     rule = GlobalRule.objects.get(name="incoming_spam")
     rule.script = rule.script.replace('require ["fileinto", "imap4flags"];', 'require ["fileinto", "imap4flags"];\n# edited in the admin')
@@ -374,8 +375,8 @@ def test_regenerating_the_mail_config_installs_the_admins_global_rules(make_memb
     out = tempfile.mkdtemp(prefix="duckmail-gen-", dir="/tmp")
     os.chmod(out, 0o755)
     try:
-        mailconfig.generate(out, variant="test", ports=mail_stack.ports, instance_name="duckmail-gen-test")
-        installed = mailconfig.sieve_global_dir(out) / "incoming_spam.sieve"
+        config.generate(out, variant="test", ports=mail_stack.ports, instance_name="duckmail-gen-test")
+        installed = globalsieve.directory(out) / "incoming_spam.sieve"
         assert "# edited in the admin" in installed.read_text()
         assert installed.with_suffix(".svbin").exists()
     finally:

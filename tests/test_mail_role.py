@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from accounts import security, services
-from duckmail.lib import mailconfig
+from accounts import app_passwords, services
+from mailstack import config as mailconfig
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +33,7 @@ def test_the_mail_role_reads_the_views_and_nothing_else(alice, settings):
     with connection.cursor() as cursor:
         cursor.execute(GRANTS)
     services.add_alias(alice, "ally")
-    _token, secret = security.create_app_password(alice, "Phone")
+    _token, secret = app_passwords.create_app_password(alice, "Phone")
 
     settings.MAIL_DB_USER = ROLE
     settings.MAIL_DB_PASSWORD = ""

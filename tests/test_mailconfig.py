@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from duckmail.lib import mailconfig
+from mailstack import config as mailconfig
 
 # The documented defaults (the test session points the settings elsewhere).
 PORTS = mailconfig.Ports(imap=10143, pop3=10110, managesieve=14190, lmtp=10024, auth=10028, smtp=10025,
@@ -56,9 +56,9 @@ def test_the_test_variant_is_self_contained_and_complete(db, out_dir):
         assert mode == 0o640, secret
     master = (conf.parent / "master-users").read_text()
     assert master.startswith("duckmail-worker:{SSHA512}")
-    from duckmail.lib import dovecot_admin
+    from mailstack import credentials
 
-    assert dovecot_admin.master_password() not in master
+    assert credentials.master_password() not in master
     result = subprocess.run(["postfix", "-c", str(conf.parent.parent / "postfix"), "check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 

@@ -9,7 +9,8 @@ from accounts.tasks import refresh_quota_usage
 from tests.conftest import PASSWORD
 from tests.helpers import imap_login, lmtp_send, make_mail, subjects
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Tasks called straight from a test run as the workers they are written for.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_worker")]
 
 
 def dovecot_quota(email: str) -> tuple[int, int]:

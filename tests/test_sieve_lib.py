@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from accounts import mailaccess
 from duckmail.lib import managesieve
 from filters import sieve
 from filters.sieve import Action, Condition, RuleSet, SieveRule, Vacation, sievelib_ext
@@ -194,7 +195,7 @@ def test_generated_inputs_mean_what_was_typed_and_compile_on_dovecot(mail_stack,
     member = make_member(f"h{uuid.uuid4().hex[:10]}")
     failures = []
     # One ManageSieve connection for the whole batch: a login per script would dominate.
-    with managesieve.master_session(member.email) as session:
+    with mailaccess.as_worker(), mailaccess.sieve(member) as session:
         for text in scripts:
             try:
                 session.check(text)
@@ -210,7 +211,7 @@ def test_generated_inputs_mean_what_was_typed_and_compile_on_dovecot(mail_stack,
 def test_a_warning_from_the_server_does_not_garble_the_next_answer(mail_stack, make_member):
     # sievelib leaves the literal after "OK (WARNINGS) {N}" unread; the module reads it.
     member = make_member(f"w{uuid.uuid4().hex[:10]}")
-    with managesieve.master_session(member.email) as s:
+    with mailaccess.as_worker(), mailaccess.sieve(member) as s:
         result = s.put("warned", 'require "vacation";\nvacation :days 0 "away";\n')
         assert any("days" in w for w in result.warnings)
         assert s.get("warned").strip() == 'require "vacation";\nvacation :days 0 "away";'
@@ -224,7 +225,7 @@ def test_an_unreachable_server_is_reported_as_such(mail_stack, make_member, sett
     member = make_member(f"u{uuid.uuid4().hex[:10]}")
     settings.MANAGESIEVE_PORT = free_port()
     with pytest.raises(managesieve.SieveUnavailable):
-        with managesieve.master_session(member.email):
+        with mailaccess.as_worker(), mailaccess.sieve(member):
             pass
 
 
@@ -240,7 +241,7 @@ def test_a_wrong_password_is_not_taken_for_an_invalid_script(mail_stack, make_me
 def test_a_refusal_leaves_no_stale_error_behind(mail_stack, make_member):
     # sievelib keeps the last error message after later successes: only return values count.
     member = make_member(f"s{uuid.uuid4().hex[:10]}")
-    with managesieve.master_session(member.email) as s:
+    with mailaccess.as_worker(), mailaccess.sieve(member) as s:
         with pytest.raises(managesieve.ScriptInvalid):
             s.check("fileintoo;")
         assert s.put("fine", "keep;\n").warnings == []

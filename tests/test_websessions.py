@@ -7,7 +7,7 @@ from django.conf import settings
 from django.test import RequestFactory
 from django.urls import reverse
 
-from accounts import websessions
+from accounts import mailaccess, websessions
 from accounts.models import MailToken
 from tests.conftest import PASSWORD
 from tests.helpers import imap_login
@@ -18,19 +18,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def no_master(monkeypatch):
     """Whatever the web does, it must work without the master user's password."""
-    from duckmail.lib import dovecot_admin
+    from mailstack import credentials
 
-    monkeypatch.setattr(dovecot_admin, "master_password", lambda: "not-the-master-password")
+    monkeypatch.setattr(credentials, "master_password", lambda: "not-the-master-password")
 
 
 def folders_through_the_web(client, member) -> list[str]:
-    """Run a request whose view lists the member's IMAP folders through websessions."""
+    """Run a request whose view lists the member's IMAP folders through accounts.mailaccess."""
     seen = {}
 
     def view(request):
         from django.http import HttpResponse
 
-        with websessions.imap_session(request.user) as imap:
+        with mailaccess.imap(request.user) as imap:
             seen["folders"] = sorted(name for _flags, _sep, name in imap.list_folders())
         return HttpResponse("ok")
 
@@ -101,10 +101,62 @@ def test_a_view_can_not_act_as_another_member(mail_stack, alice, bob):
         auth.credentials(bob)
 
 
-def test_outside_a_web_request_there_are_no_web_credentials(alice):
-    with pytest.raises(websessions.NoWebSession):
-        with websessions.imap_session(alice):
+def test_outside_a_web_request_and_a_worker_there_is_no_mail_access_at_all(alice):
+    with pytest.raises(mailaccess.NoMailAccess):
+        with mailaccess.imap(alice):
             pass
+    with pytest.raises(mailaccess.NoMailAccess):
+        with mailaccess.sieve(alice):
+            pass
+
+
+def test_a_web_request_can_not_fall_back_to_the_master_user(mail_stack, alice_client, alice):
+    """Code running for a web request that asks for the master user is a bug: it raises."""
+    seen = {}
+
+    def view(request):
+        from django.http import HttpResponse
+
+        try:
+            with mailaccess.as_worker():
+                seen["reached"] = True
+        except mailaccess.MasterUserInWebRequest:
+            seen["refused"] = True
+        return HttpResponse("ok")
+
+    from django.urls import path
+
+    from duckmail import urls
+
+    urls.urlpatterns.insert(0, path("test-master-in-web/", view))
+    try:
+        assert alice_client.get("/test-master-in-web/").status_code == 200
+    finally:
+        urls.urlpatterns.pop(0)
+        from django.urls import clear_url_caches
+
+        clear_url_caches()
+    assert seen == {"refused": True}
+
+
+def test_a_worker_reaches_the_member_through_the_master_user(mail_stack, alice):
+    with mailaccess.as_worker(), mailaccess.imap(alice) as client:
+        assert client.select_folder("INBOX")
+    with mailaccess.as_worker(), mailaccess.sieve(alice) as sieve:
+        assert sieve.list().names == []
+
+
+def test_the_web_passes_the_throttles_client_address_to_dovecot(mail_stack, alice, settings):
+    """Behind a proxy, Dovecot must see the member's address (as the throttle reads it), not the proxy's."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    settings.CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    request = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP="192.0.2.77")
+    request.user = alice
+    request.session = SessionStore()
+    with mailaccess.as_web_request(websessions.WebMailAuth(request)), mailaccess.imap(alice) as client:
+        assert client.select_folder("INBOX")
+    assert "rip=192.0.2.77" in mail_stack.log()
 
 
 def test_expired_tokens_are_purged(alice_client, alice):
@@ -148,12 +200,12 @@ def test_the_token_follows_the_session_through_a_key_change_and_dies_at_logout(m
 
 
 def test_ending_all_web_sessions_ends_their_mail_tokens(mail_stack, client, alice, no_master):
-    from accounts import security
+    from accounts import twofactor
 
     client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
     _folders, response = folders_through_the_web(client, alice)
     secret = response.cookies[settings.WEB_MAIL_COOKIE_NAME].value
-    security.end_web_sessions(alice)
+    twofactor.end_web_sessions(alice)
     with pytest.raises(imaplib.IMAP4.error):
         imap_login("alice@duckmail.test", secret)
 
@@ -191,16 +243,13 @@ def test_inside_a_transaction_a_revoked_token_asks_for_a_reload(mail_stack, alic
     request.user = alice
     request.session = SessionStore()
     request.COOKIES[settings.WEB_MAIL_COOKIE_NAME] = "revoked-or-never-valid"
-    token = websessions._current.set(websessions.WebMailAuth(request))
-    try:
+    with mailaccess.as_web_request(websessions.WebMailAuth(request)):
         with transaction.atomic(), pytest.raises(imap.MailServerError, match="reload the page"):
-            with websessions.imap_session(alice):
+            with mailaccess.imap(alice):
                 pass
         # Outside a transaction the same situation renews the token.
-        with websessions.imap_session(alice) as client:
+        with mailaccess.imap(alice) as client:
             assert client.select_folder("INBOX")
-    finally:
-        websessions._current.reset(token)
 
 
 def test_after_changing_the_password_the_session_gets_new_mail_access(mail_stack, client, alice, no_master):

@@ -1,7 +1,8 @@
-"""IMAP: the one module that talks IMAP to Dovecot (imapclient).
+"""IMAP: the one module that talks IMAP to Dovecot (imapclient). Stateless.
 
-Members' sessions log in as themselves; Celery workers (only they) log in as a member
-through the Dovecot master user (`member*master`).
+It knows the protocol, not who may use it: which credentials a session logs in with
+(the web session's token, or the workers' master user) is decided by
+accounts.mailaccess, the only caller that opens sessions.
 """
 
 from contextlib import contextmanager
@@ -11,7 +12,6 @@ from django.conf import settings
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from . import dovecot_admin
 from .errors import BackendUnavailable
 
 
@@ -59,11 +59,6 @@ def session(username: str, password: str, *, client_ip: str | None = None, host:
             client.logout()
         except (IMAPClientError, OSError):
             pass
-
-
-def master_session(email: str):
-    """An IMAP session as `email`, authenticated as the worker master user."""
-    return session(f"{email}*{settings.DOVECOT_MASTER_USER}", dovecot_admin.master_password())
 
 
 def quota_usage(client: IMAPClient) -> QuotaUsage:

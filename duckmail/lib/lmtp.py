@@ -5,9 +5,13 @@ from email.message import EmailMessage
 
 from django.conf import settings
 
+from .errors import BackendUnavailable
 
-class DeliveryError(Exception):
-    """The server did not accept the mail (or could not be reached)."""
+
+class DeliveryError(BackendUnavailable):
+    """The server did not accept the mail (or could not be reached); the sender keeps it and retries."""
+
+    service = "mail delivery service"
 
 
 def deliver(recipient: str, message: bytes | EmailMessage, *, sender: str = "") -> None:

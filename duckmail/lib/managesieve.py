@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from sievelib import managesieve as _ms
 
-from . import dovecot_admin
+from .errors import BackendUnavailable
 
 # "line 3: error: unknown command 'fileintoo' ...", possibly prefixed with "scriptname: ".
 _ERROR_LINE_RE = re.compile(r"(?:^|: )line (\d+): error: (.+)$")
@@ -39,8 +39,10 @@ class SieveError(Exception):
     """Base class of everything this module raises."""
 
 
-class SieveUnavailable(SieveError):
+class SieveUnavailable(SieveError, BackendUnavailable):
     """The ManageSieve server could not be reached, dropped the connection or refused the login."""
+
+    service = "filter server (ManageSieve)"
 
 
 class SieveLoginRefused(SieveUnavailable):
@@ -223,10 +225,3 @@ def session(username: str, password: str, *, authz_id: str = "") -> Iterator[Ses
             client.sock.close()
             client.sock = None
 
-
-def master_session(email: str):
-    """A ManageSieve session as `email`, authenticated as the Dovecot master user.
-
-    Dovecot then acts with exactly the member's rights: only their own scripts.
-    """
-    return session(f"{email}*{settings.DOVECOT_MASTER_USER}", dovecot_admin.master_password())

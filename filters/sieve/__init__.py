@@ -33,6 +33,7 @@ from .model import (
     Vacation,
     canonical_condition,
     normalize_multiline,
+    same_script,
 )
 from .read import NotRepresentable, parse
 from .write import generate
@@ -41,5 +42,5 @@ __all__ = [
     "ACTIONS", "ACTION_ARGS", "ACTION_LABELS", "ADDRESS_ACTIONS", "FIELD_LABELS", "FLAG_ACTIONS", "FOLDER_ACTIONS",
     "OPS_FOR_FIELD", "OP_LABELS", "SIZE_OPS", "SPAM_OPS", "TEXT_ACTIONS", "TEXT_FIELDS", "TEXT_OPS",
     "Action", "Condition", "NotRepresentable", "RuleSet", "SieveRule", "Vacation",
-    "canonical_condition", "generate", "normalize_multiline", "parse",
+    "canonical_condition", "generate", "normalize_multiline", "parse", "same_script",
 ]

@@ -141,6 +141,12 @@ class RuleSet:
         return asdict(self)
 
 
+def same_script(a: str, b: str) -> bool:
+    """Whether two script texts are the same script: ManageSieve may turn LF into CRLF and
+    an editor may add or drop blank lines at either end."""
+    return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
+
+
 def normalize_multiline(value: str) -> str:
     """Line breaks of a multi-line text as LF. Text areas send CRLF, ManageSieve turns LF
     into CRLF and back, and a lone CR is a line break in mail too: all become LF."""

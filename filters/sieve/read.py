@@ -14,7 +14,7 @@ import re
 from sievelib import commands, tools
 
 from . import sievelib_ext
-from .model import FLAG_ACTIONS, SIZE_OPS, TEXT_FIELDS, TEXT_OPS, Action, Condition, RuleSet, SieveRule, Vacation
+from .model import FLAG_ACTIONS, SIZE_OPS, TEXT_FIELDS, TEXT_OPS, Action, Condition, RuleSet, SieveRule, Vacation, same_script
 from .write import HEADER_COMMENT, RULE_PREFIX, SPAM_COMMENT, VACATION_COMMENT, generate
 
 _ENCODED_RE = re.compile(r"\$\{(hex|unicode):([0-9a-fA-F \t]*)\}", re.IGNORECASE)
@@ -148,10 +148,6 @@ def _vacation_from(cmd: commands.Command, encoded: bool) -> Vacation:
     )
 
 
-def _normalize(text: str) -> str:
-    return text.replace("\r\n", "\n").strip()
-
-
 def parse(text: str) -> RuleSet:
     """The RuleSet a script written by `generate` describes; NotRepresentable otherwise."""
     try:
@@ -186,6 +182,6 @@ def parse(text: str) -> RuleSet:
         raise
     except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise NotRepresentable(f"parts the editor did not write ({exc})") from exc
-    if _normalize(regenerated) != _normalize(text):
+    if not same_script(regenerated, text):
         raise NotRepresentable("changes made outside the form editor")
     return rs

@@ -11,11 +11,9 @@ class Command(BaseCommand):
     help = "Create the service domain, an admin and the demo member if they do not exist (idempotent)."
 
     def handle(self, *args, **options):
-        import os
-
         domain = services.service_domain()
-        self._ensure("admin", os.environ.get("DUCKMAIL_ADMIN_PASSWORD"), staff=True)
-        self._ensure("demo", os.environ.get("DUCKMAIL_DEMO_PASSWORD"), staff=False)
+        self._ensure("admin", settings.BOOTSTRAP_ADMIN_PASSWORD or None, staff=True)
+        self._ensure("demo", settings.BOOTSTRAP_DEMO_PASSWORD or None, staff=False)
         self.stdout.write(f"Service domain: {domain.name}")
 
     def _ensure(self, local_part: str, password: str | None, *, staff: bool) -> None:

@@ -1,12 +1,15 @@
 """Dovecot and Postfix configuration, generated from settings and the templates in deploy/.
 
+Run as `manage.py gen_mailconfig`; the test session runs the same generator (variant
+`test`) for its throwaway servers.
+
 `generate(out_dir, ...)` writes a complete, self-contained configuration:
 
     out_dir/dovecot/dovecot.conf            Dovecot (run: dovecot -F -c out_dir/dovecot/dovecot.conf)
     out_dir/dovecot/dovecot-sql.conf.ext    its SQL passdb/userdb (reads the mail_* views)
     out_dir/dovecot/dovecot-sql-tokens.conf.ext  the app-password (token) passdb
     out_dir/dovecot/master-users            the worker master user (salted hash only)
-    out_dir/dovecot/sieve-global/           global Sieve rules (incoming_spam) and the default script
+    out_dir/dovecot/sieve-global/           global Sieve rules (incoming_spam, registered apps' scripts) and the default script
     out_dir/postfix/main.cf, master.cf      Postfix (run: postfix -c out_dir/postfix start)
     out_dir/postfix/*.cf                    Postfix pgsql lookup maps
 """
@@ -19,7 +22,6 @@ import pwd
 import secrets
 import shutil
 import socket
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from django.conf import settings
 from django.db import connection
 from django.template import Context, Engine
 
-from . import dovecot_admin
+from . import credentials, globalsieve
 
 DEPLOY_DIR = Path(settings.BASE_DIR) / "deploy"
 _engine = Engine(dirs=[str(DEPLOY_DIR)], autoescape=False)
@@ -148,10 +150,10 @@ def generate(
         "listen": listen,
         "lmtp_listen": settings.MAIL_HOST,
         "trusted_networks": "127.0.0.0/8 ::1",
-        "tls_cert": os.environ.get("DUCKMAIL_TLS_CERT", "/etc/ssl/certs/ssl-cert-snakeoil.pem"),
-        "tls_key": os.environ.get("DUCKMAIL_TLS_KEY", "/etc/ssl/private/ssl-cert-snakeoil.key"),
+        "tls_cert": settings.TLS_CERT,
+        "tls_key": settings.TLS_KEY,
         "domain": settings.SERVICE_DOMAIN,
-        "hostname": os.environ.get("DUCKMAIL_MAIL_HOSTNAME", socket.getfqdn() if production else "mail." + settings.SERVICE_DOMAIN),
+        "hostname": settings.MAIL_HOSTNAME or (socket.getfqdn() if production else f"mail.{settings.SERVICE_DOMAIN}"),
         "mail_host": settings.MAIL_HOST,
         "mail_uid": mail_user.pw_uid,
         "mail_gid": mail_user.pw_gid,
@@ -178,13 +180,13 @@ def generate(
     # The master user works only from the workers' addresses: a leaked secret key alone
     # must not open every mailbox from anywhere.
     nets = ",".join(n.strip() for n in settings.DOVECOT_MASTER_NETS.split(",") if n.strip())
-    master = f"{settings.DOVECOT_MASTER_USER}:{ssha512(dovecot_admin.master_password())}::::::allow_real_nets={nets}\n"
+    master = f"{settings.DOVECOT_MASTER_USER}:{ssha512(credentials.master_password())}::::::allow_real_nets={nets}\n"
     _write(dovecot_dir / "master-users", master, 0o640, "dovecot")
     for name in ("incoming_spam.sieve", "default.sieve"):
         target = sieve_global / name
         shutil.copyfile(DEPLOY_DIR / "sieve" / name, target)
         os.chown(target, mail_user.pw_uid, mail_user.pw_gid)
-    _write_admin_global_rules(out)
+    globalsieve.install_registered(out)
 
     context["dir"] = str(postfix_dir)
     _write(postfix_dir / "main.cf", _render("postfix/main.cf", context))
@@ -200,73 +202,3 @@ def generate(
         (postfix_dir / "queue").mkdir(exist_ok=True)
         os.chmod(postfix_dir / "queue", 0o755)
     return conf
-
-
-# Global Sieve rules --------------------------------------------------------------------
-
-
-class GlobalSieveInvalid(ValueError):
-    """sievec refused a global script; the message is sievec's."""
-
-
-def sieve_global_dir(out_dir: str | Path | None = None) -> Path:
-    return Path(out_dir or settings.MAILCONFIG_DIR).resolve() / "dovecot" / "sieve-global"
-
-
-def write_global_sieve(name: str, text: str, out_dir: str | Path | None = None, *, install: bool = True) -> None:
-    """Compile `text` with sievec and install it as global script `name` (name.sieve + .svbin).
-
-    An invalid script raises GlobalSieveInvalid and leaves the installed one untouched:
-    it is compiled under a temporary name first, and only renamed into place once valid.
-    With install=False it is only checked.
-    """
-    out = Path(out_dir or settings.MAILCONFIG_DIR).resolve()
-    directory = sieve_global_dir(out)
-    conf = out / "dovecot" / "dovecot.conf"
-    mail_user = pwd.getpwnam(settings.MAIL_USER)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f".{name}.new.sieve"
-    tmp_bin = directory / f".{name}.new.svbin"
-    tmp.write_text(text)
-    try:
-        result = subprocess.run(
-            ["sievec", "-c", str(conf), str(tmp), str(tmp_bin)], capture_output=True, text=True, timeout=30
-        )
-        if result.returncode != 0:
-            message = (result.stderr or result.stdout).replace(str(tmp) + ": ", "").strip()
-            raise GlobalSieveInvalid(message or "sievec refused the script")
-        if not install:
-            return
-        for path in (tmp, tmp_bin):
-            os.chown(path, mail_user.pw_uid, mail_user.pw_gid)
-            os.chmod(path, 0o644)
-        tmp.replace(directory / f"{name}.sieve")
-        tmp_bin.replace(directory / f"{name}.svbin")
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp_bin.unlink(missing_ok=True)
-
-
-def remove_global_sieve(name: str, out_dir: str | Path | None = None) -> None:
-    directory = sieve_global_dir(out_dir)
-    for suffix in (".sieve", ".svbin"):
-        (directory / f"{name}{suffix}").unlink(missing_ok=True)
-
-
-def _write_admin_global_rules(out: Path) -> None:
-    """Install the global rules admins edited (filters.GlobalRule) over the shipped files."""
-    from django.apps import apps
-    from django.db import DatabaseError
-
-    try:
-        rules = list(apps.get_model("filters", "GlobalRule").objects.values_list("name", "script"))
-    except (LookupError, DatabaseError, RuntimeError):
-        # Before the first migration (or where the database may not be used, like the test
-        # session's setup) the shipped files stand; admins' edits are installed when saved.
-        return
-    for name, script in rules:
-        try:
-            write_global_sieve(name, script, out)
-        except GlobalSieveInvalid:
-            # Saved rules were checked when saved; keep the installed file rather than fail.
-            pass

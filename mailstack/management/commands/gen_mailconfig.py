@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from duckmail.lib import mailconfig
+from mailstack import config
 
 
 class Command(BaseCommand):
@@ -12,6 +12,6 @@ class Command(BaseCommand):
         parser.add_argument("--variant", choices=["dev", "test", "production"], default="dev")
 
     def handle(self, *args, **options):
-        conf = mailconfig.generate(options["dir"], variant=options["variant"])
+        conf = config.generate(options["dir"], variant=options["variant"])
         self.stdout.write(f"Dovecot: dovecot -F -c {conf}")
         self.stdout.write(f"Postfix: postfix -c {conf.parent.parent / 'postfix'} start")

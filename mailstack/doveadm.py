@@ -1,12 +1,10 @@
-"""Dovecot administration: the master-user secret and `doveadm` calls.
+"""`doveadm` calls against the Dovecot running from the generated configuration.
 
 `doveadm` reaches the Dovecot running from the generated config in MAILCONFIG_DIR, so
 these calls work where Dovecot runs on the same host; elsewhere they are skipped (a
 disabled member is refused at the next login anyway, as Dovecot has no auth cache).
 """
 
-import hashlib
-import hmac
 import logging
 import subprocess
 from pathlib import Path
@@ -14,16 +12,6 @@ from pathlib import Path
 from django.conf import settings
 
 log = logging.getLogger(__name__)
-
-
-def master_password() -> str:
-    """The worker master user's password: from the environment, else derived from SECRET_KEY.
-
-    Never shown anywhere; the generated config holds only its salted hash.
-    """
-    if settings.DOVECOT_MASTER_PASSWORD:
-        return settings.DOVECOT_MASTER_PASSWORD
-    return hmac.new(settings.SECRET_KEY.encode(), b"duckmail dovecot master user", hashlib.sha256).hexdigest()
 
 
 def config_file() -> Path:

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MailstackConfig(AppConfig):
+    name = "mailstack"
+    verbose_name = "Mail servers"

@@ -1,0 +1,23 @@
+"""The workers' Dovecot master user: its secret and its login name.
+
+Only accounts.mailaccess logs in with it (for workers); the generated configuration
+holds only a salted hash of the secret (mailstack.config).
+"""
+
+import hashlib
+import hmac
+
+from django.conf import settings
+
+
+def master_password() -> str:
+    """From the environment, else derived from SECRET_KEY. Never shown anywhere."""
+    if settings.DOVECOT_MASTER_PASSWORD:
+        return settings.DOVECOT_MASTER_PASSWORD
+    return hmac.new(settings.SECRET_KEY.encode(), b"duckmail dovecot master user", hashlib.sha256).hexdigest()
+
+
+def master_login(email: str) -> str:
+    """The login that makes Dovecot act as `email` through the master user
+    (`auth_master_user_separator = *` in the generated dovecot.conf)."""
+    return f"{email}*{settings.DOVECOT_MASTER_USER}"
