@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 
 from duckmail.lib import managesieve
 
-from . import services
 from .models import FilterSettings, GlobalRule, Rule
+from .services import global_rules
 
 
 class GlobalRuleForm(forms.ModelForm):
@@ -32,7 +32,7 @@ class GlobalRuleForm(forms.ModelForm):
         name = cleaned.get("name") or (self.instance.name if self.instance.pk else "")
         if name and cleaned.get("script"):
             try:
-                services.check_global_rule(name, cleaned["script"])
+                global_rules.check_global_rule(name, cleaned["script"])
             except ValidationError as exc:
                 self.add_error("script", exc)
         return cleaned
@@ -51,11 +51,11 @@ class GlobalRuleAdmin(admin.ModelAdmin):
         return ("name", "updated_at") if obj else ("updated_at",)
 
     def save_model(self, request, obj, form, change):
-        services.save_global_rule(obj, actor=request.user)
+        global_rules.save_global_rule(obj, actor=request.user)
 
     def delete_model(self, request, obj):
         try:
-            services.delete_global_rule(obj, actor=request.user)
+            global_rules.delete_global_rule(obj, actor=request.user)
         except ValidationError as exc:
             self.message_user(request, exc.messages[0], messages.ERROR)
 

@@ -7,7 +7,7 @@ class FiltersConfig(AppConfig):
     def ready(self) -> None:
         from mailstack import registry
 
-        from .services import global_rule_scripts
+        from .services.global_rules import global_rule_scripts
 
         # Admins' global rules are installed whenever the mail configuration is generated.
         registry.register_global_sieve(global_rule_scripts)

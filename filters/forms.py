@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.addresses import normalize_external_address
 
-from . import services, sieve
+from . import sieve
+from .services import global_rules, scripts
 
 BLANK_CHOICE = [("", "—")]
 FIELD_CHOICES = BLANK_CHOICE + list(sieve.FIELD_LABELS.items())
@@ -215,7 +216,7 @@ def rule_forms(data=None, *, rule=None, folders: list[str]):
 
 
 def clean_rule(form, cond_fs, act_fs) -> dict | None:
-    """The rule's fields for services.save_rule, or None (errors are on the forms)."""
+    """The rule's fields for editor.save_rule, or None (errors are on the forms)."""
     valid = form.is_valid() & cond_fs.is_valid() & act_fs.is_valid()
     if not valid:
         return None
@@ -249,7 +250,7 @@ class OptionsForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["includes"].choices = [
-            (r.name, f"{r.name}: {r.description}") for r in services.offered_global_rules()
+            (r.name, f"{r.name}: {r.description}") for r in global_rules.offered_global_rules()
         ]
 
 
@@ -292,7 +293,7 @@ class ScriptForm(forms.Form):
     activate = forms.BooleanField(required=False, label="Make it the active script")
 
     def clean_name(self):
-        return services.check_script_name(self.cleaned_data["name"])
+        return scripts.check_script_name(self.cleaned_data["name"])
 
 
 class UploadForm(forms.Form):
@@ -306,8 +307,8 @@ class UploadForm(forms.Form):
         upload = cleaned.get("file")
         if upload is None:
             return cleaned
-        if upload.size > services.MAX_SCRIPT_BYTES:
-            self.add_error("file", f"A script can be at most {services.MAX_SCRIPT_BYTES // 1024} KB.")
+        if upload.size > scripts.MAX_SCRIPT_BYTES:
+            self.add_error("file", f"A script can be at most {scripts.MAX_SCRIPT_BYTES // 1024} KB.")
             return cleaned
         try:
             cleaned["text"] = upload.read().decode("utf-8")
@@ -315,7 +316,7 @@ class UploadForm(forms.Form):
             self.add_error("file", "Sieve scripts are UTF-8 text; this file is not.")
             return cleaned
         try:
-            cleaned["name"] = services.check_script_name(cleaned.get("name") or upload.name)
+            cleaned["name"] = scripts.check_script_name(cleaned.get("name") or upload.name)
         except ValidationError as exc:
             self.add_error("name", exc)
         return cleaned

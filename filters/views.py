@@ -22,9 +22,10 @@ from accounts.decorators import require_sudo_mode, sudo_redirect
 from duckmail.lib import managesieve
 from duckmail.lib.errors import BackendUnavailable
 
-from . import services, sieve
+from . import sieve
 from .forms import OptionsForm, ScriptForm, UploadForm, VacationForm, clean_rule, rule_forms
 from .models import Rule
+from .services import editor, scripts
 
 MAX_ROWS = 20
 DOWN_MESSAGE = (
@@ -55,7 +56,7 @@ def _hand_written_or_none(member) -> str | None:
     """The active hand-written script, for a warning; None also when Dovecot can not be
     reached (the save then fails with its own message)."""
     try:
-        return services.active_hand_written_script(member)
+        return editor.active_hand_written_script(member)
     except BackendUnavailable:
         return None
 
@@ -63,17 +64,17 @@ def _hand_written_or_none(member) -> str | None:
 def _index(request, status: int = 200, **forms):
     member = request.user
     try:
-        state = services.overview(member)
+        state = editor.overview(member)
     except (BackendUnavailable, managesieve.SieveRefused):
         # SieveRefused: a script vanished between listing and reading it (another client).
         return _unavailable(request)
-    fs = services.settings_for(member)
+    fs = editor.settings_for(member)
     context = {
         "rules": Rule.objects.filter(member=member),
         "fs": fs,
         "vacation_state": fs.vacation_state(),
         "state": state,
-        "editor_script": services.EDITOR_SCRIPT,
+        "editor_script": editor.EDITOR_SCRIPT,
         "default_name": managesieve.DEFAULT_SCRIPT_NAME,
         "options_form": forms.get("options_form")
         or OptionsForm(initial={"includes": fs.includes, "spam_threshold": fs.spam_threshold}),
@@ -93,7 +94,7 @@ def rule_edit(request, rule_id: int | None = None):
     rule = own_rule(request.user, rule_id) if rule_id is not None else None
     status = 200
     try:
-        folders = services.member_folders(request.user)
+        folders = editor.member_folders(request.user)
         down = False
     except BackendUnavailable:
         if request.method != "POST":
@@ -129,7 +130,7 @@ def rule_edit(request, rule_id: int | None = None):
                     return confirm
             if data is not None:
                 try:
-                    services.save_rule(request.user, rule, **data)
+                    editor.save_rule(request.user, rule, **data)
                 except ValidationError as exc:
                     _place_rule_error(form, cond_fs, exc)
                 except BackendUnavailable:
@@ -193,7 +194,7 @@ def rule_toggle(request, rule_id: int):
     enable = not rule.enabled
     if enable and _forwards(rule.actions) and (confirm := sudo_redirect(request)) is not None:
         return confirm
-    return _rule_change(request, lambda: services.set_rule_enabled(rule, enable),
+    return _rule_change(request, lambda: editor.set_rule_enabled(rule, enable),
                         f"Rule “{rule.name}” {'enabled' if enable else 'disabled'}.")
 
 
@@ -201,7 +202,7 @@ def rule_toggle(request, rule_id: int):
 @require_POST
 def rule_delete(request, rule_id: int):
     rule = own_rule(request.user, rule_id)
-    return _rule_change(request, lambda: services.delete_rule(rule), f"Rule “{rule.name}” deleted.")
+    return _rule_change(request, lambda: editor.delete_rule(rule), f"Rule “{rule.name}” deleted.")
 
 
 @login_required
@@ -211,7 +212,7 @@ def rule_move(request, rule_id: int, direction: str):
         raise Http404("No such direction")
     rule = own_rule(request.user, rule_id)
     offset = -1 if direction == "up" else 1
-    return _rule_change(request, lambda: services.move_rule(rule, offset), f"Rule “{rule.name}” moved {direction}.")
+    return _rule_change(request, lambda: editor.move_rule(rule, offset), f"Rule “{rule.name}” moved {direction}.")
 
 
 @login_required
@@ -222,7 +223,7 @@ def options(request):
     form = OptionsForm(request.POST)
     if form.is_valid():
         try:
-            replaced = services.save_options(
+            replaced = editor.save_options(
                 request.user, includes=form.cleaned_data["includes"], spam_threshold=form.cleaned_data["spam_threshold"]
             )
         except ValidationError as exc:
@@ -238,8 +239,8 @@ def options(request):
 @login_required
 def vacation(request):
     member = request.user
-    fs = services.settings_for(member)
-    addresses = services.member_addresses(member)
+    fs = editor.settings_for(member)
+    addresses = editor.member_addresses(member)
     initial = {
         "enabled": fs.vacation_enabled, "subject": fs.vacation_subject or "Out of office", "body": fs.vacation_body,
         "addresses": fs.vacation_addresses or addresses, "days": fs.vacation_days,
@@ -253,14 +254,14 @@ def vacation(request):
         status = 400
         if form.is_valid():
             try:
-                replaced = services.save_vacation(member, **form.cleaned_data)
+                replaced = editor.save_vacation(member, **form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc)
             except BackendUnavailable:
                 form.add_error(None, DOWN_MESSAGE)
                 status = 503
             else:
-                messages.success(request, _vacation_saved(services.settings_for(member)) + _no_longer_active(replaced))
+                messages.success(request, _vacation_saved(editor.settings_for(member)) + _no_longer_active(replaced))
                 return redirect("filters:index")
     context = {"form": form, "hand_written": _hand_written_or_none(member)}
     return render(request, "filters/vacation.html", context, status=status)
@@ -281,10 +282,10 @@ def editor_import(request):
     if (confirm := _sudo_if_dormant_forwarding_wakes(request)) is not None:
         return confirm
     try:
-        services.import_editor_script(request.user)
+        editor.import_editor_script(request.user)
     except sieve.NotRepresentable:
         messages.error(request, "The form editor can not show this script; edit it in the raw editor.")
-        return redirect("filters:script_edit", name=services.EDITOR_SCRIPT)
+        return redirect("filters:script_edit", name=editor.EDITOR_SCRIPT)
     except (BackendUnavailable, managesieve.SieveRefused):
         messages.error(request, "The mail server can not be reached right now, so nothing was loaded.")
         return redirect("filters:index")
@@ -299,7 +300,7 @@ def _save_raw(request, form):
     """Save a valid ScriptForm; return a response, or None with errors added to the form."""
     name, text, activate = form.cleaned_data["name"], form.cleaned_data["text"], form.cleaned_data["activate"]
     try:
-        warnings = services.save_script(request.user, name, text, activate=activate)
+        warnings = scripts.save_script(request.user, name, text, activate=activate)
     except managesieve.ScriptInvalid as exc:
         form.add_error("text", _script_error_text(exc))
         if exc.line:
@@ -311,7 +312,7 @@ def _save_raw(request, form):
         return None
     for w in warnings:
         messages.warning(request, f"Server warning: {w}")
-    problem = services.sievelib_problem(text)
+    problem = scripts.sievelib_problem(text)
     if problem:
         messages.info(request, f"Saved. Note: the web editor's Sieve reader can not read this script ({problem}); "
                                "the server accepted it, so it works, and you can keep editing it here as text.")
@@ -352,8 +353,8 @@ def script_edit(request, name: str | None = None):
         active = False
         if name is not None:
             try:
-                listing = services.list_scripts(member)
-                text = services.get_script(member, name) if name in listing.names else None
+                listing = scripts.list_scripts(member)
+                text = scripts.get_script(member, name) if name in listing.names else None
             except BackendUnavailable:
                 return _unavailable(request)
             if text is None:
@@ -362,15 +363,15 @@ def script_edit(request, name: str | None = None):
         form = ScriptForm(initial={"name": name or "", "text": text, "activate": active})
     if request.method == "POST" and name is not None and status != 503:
         try:
-            active = services.list_scripts(member).active == name
+            active = scripts.list_scripts(member).active == name
         except BackendUnavailable:
             active = None
-    note = "editor" if name == services.EDITOR_SCRIPT else ""
+    note = "editor" if name == editor.EDITOR_SCRIPT else ""
     text = form["text"].value() or ""
     error_line = int(form.fields["text"].widget.attrs.get("data-error-line", 0))
     context = {
         "form": form, "name": name, "note": note, "active": active,
-        "sievelib_problem": services.sievelib_problem(text) if text else "",
+        "sievelib_problem": scripts.sievelib_problem(text) if text else "",
         "error_line": error_line, "excerpt": _excerpt(text, error_line) if error_line else [],
     }
     return render(request, "filters/script_form.html", context, status=status)
@@ -380,7 +381,7 @@ def script_edit(request, name: str | None = None):
 @require_GET
 def script_download(request, name: str):
     try:
-        text = services.get_script(request.user, name)
+        text = scripts.get_script(request.user, name)
     except BackendUnavailable:
         return _unavailable(request)
     if text is None:
@@ -399,7 +400,7 @@ def script_upload(request):
     if form.is_valid():
         name = form.cleaned_data["name"]
         try:
-            services.save_script(request.user, name, form.cleaned_data["text"], activate=form.cleaned_data["activate"])
+            scripts.save_script(request.user, name, form.cleaned_data["text"], activate=form.cleaned_data["activate"])
         except managesieve.ScriptInvalid as exc:
             form.add_error("file", _script_error_text(exc))
         except (ValidationError, managesieve.SieveRefused) as exc:
@@ -418,8 +419,8 @@ def script_upload(request):
 def script_activate(request):
     name = request.POST.get("name") or None
     try:
-        services.activate_script(request.user, name)
-    except services.ScriptNotFound:
+        scripts.activate_script(request.user, name)
+    except scripts.ScriptNotFound:
         raise Http404("No such script")
     except managesieve.ScriptInvalid as exc:
         messages.error(request, _script_error_text(exc))
@@ -436,8 +437,8 @@ def script_activate(request):
 @require_POST
 def script_delete(request, name: str):
     try:
-        services.delete_script(request.user, name)
-    except services.ScriptNotFound:
+        scripts.delete_script(request.user, name)
+    except scripts.ScriptNotFound:
         raise Http404("No such script")
     except (ValidationError, managesieve.SieveRefused) as exc:
         messages.error(request, exc.messages[0] if isinstance(exc, ValidationError) else str(exc))

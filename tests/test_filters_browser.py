@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from filters import services
+from filters.services import editor, scripts
 from tests.conftest import PASSWORD
 from tests.helpers import imap_login, restore_shipped_global_rules
 
@@ -63,7 +63,7 @@ def test_a_member_builds_a_rule_and_sees_a_bad_script_refused_in_place(page, mak
     assert "line 2" in page.inner_text("#id_text_error")
     assert "fileintoo" in page.input_value("#id_text")
     shot(page, "raw-error")
-    assert services.list_scripts(member).active == services.EDITOR_SCRIPT
+    assert scripts.list_scripts(member).active == editor.EDITOR_SCRIPT
 
 
 def log_in(pg, member) -> None:
@@ -154,11 +154,11 @@ def test_on_a_phone_the_filters_page_fits_and_deleting_asks_first(page, make_mem
     restore_shipped_global_rules()
     member = make_member(f"q{uuid.uuid4().hex[:10]}")
     for name in ("Newsletters from the very long list of things", "Second rule"):
-        services.save_rule(member, None, name=name, enabled=True, match="all",
+        editor.save_rule(member, None, name=name, enabled=True, match="all",
                            conditions=[{"field": "subject", "op": "contains", "value": "a-rather-long-word-" * 3,
                                         "header": ""}],
                            actions=[{"kind": "fileinto", "arg": "INBOX"}])
-    services.save_script(member, "handmade", 'require "fileinto";\nfileinto "INBOX";\n', activate=True)
+    scripts.save_script(member, "handmade", 'require "fileinto";\nfileinto "INBOX";\n', activate=True)
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(page, member)
     page.goto("/filters/")
@@ -189,13 +189,13 @@ def test_on_a_phone_the_filters_page_fits_and_deleting_asks_first(page, make_mem
     page.wait_for_selector(".messages")
     assert [r.name for r in Rule.objects.filter(member=member)] == ["Newsletters from the very long list of things"]
     # Deleting a rule published the editor's rules again, so "handmade" is no longer active.
-    assert services.list_scripts(member).active == services.EDITOR_SCRIPT
+    assert scripts.list_scripts(member).active == editor.EDITOR_SCRIPT
     page.once("dialog", answer(False))
     page.locator("#scripts tr:has-text('handmade') button:has-text('Delete')").click()
     assert dialogs[-1].startswith("Delete the script “handmade”? This can not be undone")
-    assert "handmade" in services.list_scripts(member).names
+    assert "handmade" in scripts.list_scripts(member).names
 
-    services.activate_script(member, "handmade")
+    scripts.activate_script(member, "handmade")
     page.goto("/filters/vacation/")
     assert "instead of “handmade”" in page.inner_text("#vacation-form")
     for date_input in ("#id_start", "#id_end"):

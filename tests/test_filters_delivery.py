@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 
 from accounts import mailaccess
 from duckmail.lib import managesieve
-from filters import services
+from filters.models import Rule
+from filters.services import editor, scripts
 from tests.conftest import PASSWORD
 from tests.helpers import imap_login, lmtp_send, make_mail, restore_shipped_global_rules
 
@@ -72,7 +73,7 @@ def deliver(member, subject: str, **kw) -> None:
 
 
 def rule(member, conditions, actions, match="all", name="test rule", enabled=True):
-    return services.save_rule(member, None, name=name, enabled=enabled, match=match, conditions=conditions,
+    return editor.save_rule(member, None, name=name, enabled=enabled, match=match, conditions=conditions,
                               actions=actions)
 
 
@@ -149,7 +150,7 @@ def test_stop_ends_processing_and_order_matters(member):
     deliver(member, f"work {t}-a")
     assert set(where(member.email, f"{t}-a")) == {"Work"}
     # Moved below the other rule, the first rule never runs for this mail: the second files it into Lists.
-    services.move_rule(first, +1)
+    editor.move_rule(first, +1)
     deliver(member, f"work {t}-b")
     assert set(where(member.email, f"{t}-b")) == {"Lists", "Work"}
 
@@ -159,7 +160,7 @@ def test_a_disabled_rule_does_not_apply(member):
     t = tag()
     deliver(member, f"off {t}-a")
     assert set(where(member.email, f"{t}-a")) == {"INBOX"}
-    services.set_rule_enabled(r, True)
+    editor.set_rule_enabled(r, True)
     deliver(member, f"off {t}-b")
     assert set(where(member.email, f"{t}-b")) == {"Work"}
 
@@ -194,7 +195,7 @@ def test_reject_sends_the_message_back_to_the_sender(member, relay_sink):
 @pytest.mark.postfix
 def test_vacation_replies_once_in_its_dates_for_the_chosen_addresses(member, relay_sink):
     today = dt.date.today()
-    services.save_vacation(member, enabled=True, subject="Away \"for now\"", body="I am away.\nBack soon.",
+    editor.save_vacation(member, enabled=True, subject="Away \"for now\"", body="I am away.\nBack soon.",
                            addresses=[member.email], days=3, start=today - dt.timedelta(days=1),
                            end=today + dt.timedelta(days=1))
     t = tag()
@@ -209,7 +210,7 @@ def test_vacation_replies_once_in_its_dates_for_the_chosen_addresses(member, rel
 
     # Outside its dates it does not answer.
     relay_sink.messages.clear()
-    services.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email], days=1,
+    editor.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email], days=1,
                            start=today + dt.timedelta(days=5), end=today + dt.timedelta(days=9))
     deliver(member, f"later {t}", sender="someone@example.com")
     assert relay_sink.wait_for(1, timeout=2) == []
@@ -217,7 +218,7 @@ def test_vacation_replies_once_in_its_dates_for_the_chosen_addresses(member, rel
 
 def test_the_default_rule_sends_spam_to_junk_flagged(member):
     # A member who never saved filters has no script of their own: Dovecot runs the default.
-    assert services.list_scripts(member).default_active
+    assert scripts.list_scripts(member).default_active
     t = tag()
     deliver(member, f"spam {t}", X_Spam_Status="Yes, score=97")
     deliver(member, f"ham {t}", X_Spam_Status="No, score=3")
@@ -229,19 +230,19 @@ def test_the_default_rule_sends_spam_to_junk_flagged(member):
 def test_own_rules_replace_the_default_unless_they_include_it(member):
     # Saved with the editor's default (incoming_spam ticked): spam still goes to Junk.
     rule(member, [cond("subject", "contains", "work")], [act("fileinto", "Work")])
-    assert services.settings_for(member).includes == ["incoming_spam"]
+    assert editor.settings_for(member).includes == ["incoming_spam"]
     t = tag()
     deliver(member, f"spam {t}-a", X_Spam_Status="Yes, score=97")
     assert set(where(member.email, f"{t}-a")) == {"Junk"}
     # Unticked: the default no longer applies.
-    services.save_options(member, includes=[], spam_threshold=None)
+    editor.save_options(member, includes=[], spam_threshold=None)
     deliver(member, f"spam {t}-b", X_Spam_Status="Yes, score=97")
     assert set(where(member.email, f"{t}-b")) == {"INBOX"}
 
 
 def test_the_spam_threshold_moves_mail_above_it_to_junk(member):
-    services.save_options(member, includes=[], spam_threshold=37)
-    text = services.get_script(member, services.EDITOR_SCRIPT)
+    editor.save_options(member, includes=[], spam_threshold=37)
+    text = scripts.get_script(member, editor.EDITOR_SCRIPT)
     assert 'spamtest :percent :value "gt" :comparator "i;ascii-numeric" "37"' in text
     t = tag()
     deliver(member, f"{t}-above", X_Spam_Status="No, score=45")
@@ -264,14 +265,14 @@ def test_typed_quotes_backslashes_and_sieve_syntax_mean_exactly_what_was_typed(m
 
 
 def test_an_invalid_raw_script_leaves_the_previous_one_active(member):
-    services.save_script(member, "mine", 'require "fileinto";\nfileinto "Work";\n', activate=True)
+    scripts.save_script(member, "mine", 'require "fileinto";\nfileinto "Work";\n', activate=True)
     with pytest.raises(managesieve.ScriptInvalid) as info:
-        services.save_script(member, "mine", 'require "fileinto";\n\nfileintoo "Lists";\n', activate=True)
+        scripts.save_script(member, "mine", 'require "fileinto";\n\nfileintoo "Lists";\n', activate=True)
     assert info.value.line == 3
     assert "unknown command 'fileintoo'" in info.value.message
-    listing = services.list_scripts(member)
+    listing = scripts.list_scripts(member)
     assert listing.active == "mine"
-    assert 'fileinto "Work"' in services.get_script(member, "mine")
+    assert 'fileinto "Work"' in scripts.get_script(member, "mine")
     t = tag()
     deliver(member, t)
     assert set(where(member.email, t)) == {"Work"}
@@ -279,8 +280,8 @@ def test_an_invalid_raw_script_leaves_the_previous_one_active(member):
 
 def test_a_script_including_a_missing_global_is_refused(member):
     with pytest.raises(managesieve.ScriptInvalid, match="does not exist"):
-        services.save_script(member, "inc", 'require "include";\ninclude :global "no_such_rule";\n', activate=True)
-    assert services.list_scripts(member).default_active
+        scripts.save_script(member, "inc", 'require "include";\ninclude :global "no_such_rule";\n', activate=True)
+    assert scripts.list_scripts(member).default_active
 
 
 @pytest.mark.postfix
@@ -297,7 +298,7 @@ def test_one_rule_may_redirect_to_several_addresses(member, relay_sink):
 def test_folders_with_non_ascii_names_are_filed_into(member):
     with mailaccess.imap(member) as client:
         client.create_folder("Café/Équipe")
-    assert "Café/Équipe" in services.member_folders(member)
+    assert "Café/Équipe" in editor.member_folders(member)
     rule(member, [cond("subject", "contains", "crème")], [act("fileinto", "Café/Équipe")])
     t = tag()
     deliver(member, f"crème {t}")
@@ -307,13 +308,13 @@ def test_folders_with_non_ascii_names_are_filed_into(member):
 
 def test_the_number_of_scripts_is_limited_with_a_clear_refusal(member):
     for i in range(20):
-        services.save_script(member, f"s{i}", "keep;\n")
+        scripts.save_script(member, f"s{i}", "keep;\n")
     with pytest.raises(managesieve.SieveRefused, match="(?i)quota|scripts"):
-        services.save_script(member, "one too many", "keep;\n")
+        scripts.save_script(member, "one too many", "keep;\n")
     # The form editor's script would be one too many as well: a clear refusal, nothing saved.
     with pytest.raises(ValidationError, match="(?i)refused to store your filters"):
         rule(member, [], [act("stop")])
-    assert not services.Rule.objects.filter(member=member).exists()
+    assert not Rule.objects.filter(member=member).exists()
 
 
 @pytest.mark.postfix
@@ -321,12 +322,12 @@ def test_vacation_answers_only_for_the_chosen_addresses(member, relay_sink):
     from accounts import services as accounts_services
 
     alias = accounts_services.add_alias(member, f"al{uuid.uuid4().hex[:8]}").email
-    services.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email], days=1)
+    editor.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email], days=1)
     t = tag()
     # Sent to the alias (Postfix delivers it to the mailbox; the alias is in To:).
     lmtp_send(member.email, make_mail(alias, subject=f"{t}-a", sender="one@example.com"), sender="one@example.com")
     assert relay_sink.wait_for(1, timeout=2) == []
-    services.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email, alias], days=1)
+    editor.save_vacation(member, enabled=True, subject="Away", body="Away.", addresses=[member.email, alias], days=1)
     lmtp_send(member.email, make_mail(alias, subject=f"{t}-b", sender="two@example.com"), sender="two@example.com")
     messages = relay_sink.wait_for(1)
     assert [rcpts for _, rcpts, _ in messages] == [["two@example.com"]]
@@ -342,7 +343,7 @@ def test_pigeonhole_still_mishandles_question_mark_with_star(member):
     t = tag()
     Rule.objects.create(member=member, position=0, name="quirk",
                         conditions=[cond("subject", "matches", f"{t}? b*")], actions=[act("fileinto", "Work")])
-    services.save_options(member, includes=[], spam_threshold=None)  # publishes the rule as it is
+    editor.save_options(member, includes=[], spam_threshold=None)  # publishes the rule as it is
     deliver(member, f"{t}xyb")  # "? " needs one character and a space: it should not match
     assert set(where(member.email, f"{t}xyb")) == {"Work"}
 

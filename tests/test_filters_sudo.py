@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from filters import services
 from filters.models import Rule
+from filters.services import editor, scripts
 
 # Set-up calls services directly, as a worker would (the pages themselves act as the web member).
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_worker")]
@@ -51,7 +51,7 @@ def test_other_rules_do_not(stale_client):
 
 def test_re_enabling_a_forwarding_rule_needs_the_password_again(stale_client):
     member = stale_client.member
-    saved = services.save_rule(member, None, name="fwd", enabled=False, match="all",
+    saved = editor.save_rule(member, None, name="fwd", enabled=False, match="all",
                                conditions=[{"field": "subject", "op": "contains", "value": "x", "header": ""}],
                                actions=[{"kind": "redirect", "arg": "elsewhere@example.org"}])
     response = stale_client.post(reverse("filters:rule_toggle", args=[saved.id]))
@@ -68,7 +68,7 @@ def test_raw_scripts_need_the_password_again(stale_client):
     assert response.url.startswith(reverse("sudo"))
     response = stale_client.post(reverse("filters:script_activate"), {"name": "out"})
     assert response.url.startswith(reverse("sudo"))
-    assert services.list_scripts(stale_client.member).names == []
+    assert scripts.list_scripts(stale_client.member).names == []
 
 
 @pytest.mark.parametrize("extra, status", [
@@ -86,14 +86,14 @@ def test_odd_input_is_a_form_error_not_a_crash(client, make_member, mail_stack, 
 
 def test_waking_up_dormant_forwarding_rules_needs_the_password_again(stale_client, settings):
     member = stale_client.member
-    services.save_rule(member, None, name="fwd", enabled=True, match="all",
+    editor.save_rule(member, None, name="fwd", enabled=True, match="all",
                        conditions=[{"field": "subject", "op": "contains", "value": "x", "header": ""}],
                        actions=[{"kind": "redirect", "arg": "elsewhere@example.org"}])
-    services.save_script(member, "handmade", "keep;\n", activate=True)  # the forwarding rule sleeps
+    scripts.save_script(member, "handmade", "keep;\n", activate=True)  # the forwarding rule sleeps
     for url, data in ((reverse("filters:options"), {"spam_threshold": "40"}),
                       (reverse("filters:vacation"), {"enabled": "on", "subject": "Away", "body": "x",
                                                      "addresses": [member.email], "days": "5"}),
                       (reverse("filters:rule_new"), rule("fileinto"))):
         response = stale_client.post(url, data)
         assert response.status_code == 302 and response.url.startswith(reverse("sudo")), url
-    assert services.list_scripts(member).active == "handmade"
+    assert scripts.list_scripts(member).active == "handmade"

@@ -12,9 +12,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from filters import services
 from filters.forms import FIELD_CHOICES, OP_CHOICES
 from filters.models import FilterSettings, Rule
+from filters.services import editor, global_rules, scripts
 from tests.test_filters_views import owner, owner_client, rule_post, shipped_rules  # noqa: F401  (fixtures)
 
 # Set-up calls services directly, as a worker would (the pages themselves act as the web member).
@@ -49,7 +49,7 @@ def test_with_a_hand_written_script_active_the_editors_cards_say_they_are_not_in
     body = owner_client.get(reverse("filters:index")).content.decode()
     assert "not in use" not in body  # the editor's own script runs: nothing to warn about
 
-    services.save_script(owner, "handmade", HAND, activate=True)
+    scripts.save_script(owner, "handmade", HAND, activate=True)
     body = owner_client.get(reverse("filters:index")).content.decode()
     for id_ in ("rules", "spam", "vacation"):
         card = section(body, id_)
@@ -64,7 +64,7 @@ def test_with_a_hand_written_script_active_the_editors_cards_say_they_are_not_in
     response = owner_client.post(reverse("filters:vacation"), vacation_post(owner))
     assert response.status_code == 302
     assert messages_of(response) == ["Automatic reply is on. “handmade” is no longer active."]
-    assert services.list_scripts(owner).active == services.EDITOR_SCRIPT
+    assert scripts.list_scripts(owner).active == editor.EDITOR_SCRIPT
     assert "Saved but not in use" not in owner_client.get(reverse("filters:index")).content.decode()
     # Once the editor's rules run again, saving says nothing about "handmade".
     response = owner_client.post(reverse("filters:vacation"), vacation_post(owner))
@@ -72,12 +72,12 @@ def test_with_a_hand_written_script_active_the_editors_cards_say_they_are_not_in
 
 
 def test_saving_the_spam_setting_over_a_hand_written_script_says_it_is_no_longer_active(owner_client, owner):  # noqa: F811
-    services.save_script(owner, "handmade", HAND, activate=True)
+    scripts.save_script(owner, "handmade", HAND, activate=True)
     assert "Saving makes" in owner_client.get(reverse("filters:index")).content.decode()  # as in a browser: page first
     response = owner_client.post(reverse("filters:options"), {"includes": ["incoming_spam"], "spam_threshold": "40"})
     assert response.status_code == 302
     assert messages_of(response) == ["Spam settings saved and active. “handmade” is no longer active."]
-    assert services.list_scripts(owner).active == services.EDITOR_SCRIPT
+    assert scripts.list_scripts(owner).active == editor.EDITOR_SCRIPT
 
 
 def test_the_default_rules_are_not_a_hand_written_script(owner_client, owner):  # noqa: F811
@@ -128,7 +128,7 @@ def test_a_spam_score_with_the_default_text_operator_means_over(owner_client, ow
     response = owner_client.post(reverse("filters:rule_new"), data)
     assert response.status_code == 302
     assert Rule.objects.get(member=owner).conditions[1] == {"field": "spam", "op": "over", "value": "80", "header": ""}
-    text = services.get_script(owner, services.EDITOR_SCRIPT)
+    text = scripts.get_script(owner, editor.EDITOR_SCRIPT)
     assert 'spamtest :percent :value "gt" :comparator "i;ascii-numeric" "80"' in text
 
 
@@ -162,7 +162,7 @@ def test_the_rule_editor_has_no_inline_style_and_loads_its_script(owner_client, 
 def test_deleting_a_rule_or_a_script_asks_first_naming_it(owner_client, owner):  # noqa: F811
     name = "Boss's <mail> \"now\""
     owner_client.post(reverse("filters:rule_new"), rule_post(name))
-    services.save_script(owner, "olddraft", HAND)
+    scripts.save_script(owner, "olddraft", HAND)
     body = owner_client.get(reverse("filters:index")).content.decode()
     rule = Rule.objects.get(member=owner)
     rule_form = body.split(f'action="{reverse("filters:rule_delete", args=[rule.id])}"')[1].split(">")[0]
@@ -176,8 +176,8 @@ def test_deleting_a_rule_or_a_script_asks_first_naming_it(owner_client, owner): 
 
 
 def test_the_raw_script_page_says_whether_the_script_is_active(owner_client, owner):  # noqa: F811
-    services.save_script(owner, "handmade", HAND, activate=True)
-    services.save_script(owner, "spare", HAND)
+    scripts.save_script(owner, "handmade", HAND, activate=True)
+    scripts.save_script(owner, "spare", HAND)
     active = owner_client.get(reverse("filters:script_edit", args=["handmade"])).content.decode()
     assert re.search(r"<h1>Script “handmade” <span class=\"badge active\">active</span></h1>", active)
     spare = owner_client.get(reverse("filters:script_edit", args=["spare"])).content.decode()
@@ -216,5 +216,5 @@ def test_the_global_rule_admin_shows_sievecs_error_without_server_paths(client, 
 def test_sievec_messages_lose_file_names_and_paths():
     out = (".x.new: line 3: error: unknown command 'fileintoo'.\n.x.new: error: validation failed.\n"
            "sievec: Fatal: failed to compile sieve script '/var/lib/duckmail/dovecot/sieve-global/.x.new.sieve'")
-    assert services.sievec_message(out) == "line 3: unknown command 'fileintoo'."
-    assert "/" not in services.sievec_message("sievec: Fatal: failed to compile sieve script '/tmp/a/.x.sieve'")
+    assert global_rules.sievec_message(out) == "line 3: unknown command 'fileintoo'."
+    assert "/" not in global_rules.sievec_message("sievec: Fatal: failed to compile sieve script '/tmp/a/.x.sieve'")

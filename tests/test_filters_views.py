@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from filters import services
 from filters.models import GlobalRule, Rule
+from filters.services import editor, scripts
 from tests.conftest import PASSWORD
 from tests.helpers import imap_login, lmtp_send, make_mail, restore_shipped_global_rules, subjects
 
@@ -73,9 +73,9 @@ def test_the_rule_editor_lists_real_folders_and_saves_an_active_rule(owner_clien
         assert f'<option value="{folder}"' in body
     response = owner_client.post(reverse("filters:rule_new"), rule_post())
     assert response.status_code == 302, response.content.decode()[:2000]
-    listing = services.list_scripts(owner)
-    assert listing.active == services.EDITOR_SCRIPT
-    text = services.get_script(owner, services.EDITOR_SCRIPT)
+    listing = scripts.list_scripts(owner)
+    assert listing.active == editor.EDITOR_SCRIPT
+    text = scripts.get_script(owner, editor.EDITOR_SCRIPT)
     assert 'header :contains "from" "boss@example.org"' in text and 'fileinto "Work";' in text
     assert 'include :global "incoming_spam";' in text
     page = owner_client.get(reverse("filters:index")).content.decode()
@@ -89,7 +89,7 @@ def test_whatever_is_posted_ends_up_in_the_script_as_typed(owner_client, owner):
     value = 'a"b\\c\r\n} redirect "evil@example.org"; if true {'
     response = owner_client.post(reverse("filters:rule_new"), rule_post(name, **{"cond-0-value": value}))
     assert response.status_code == 302
-    parsed = sieve.parse(services.get_script(owner, services.EDITOR_SCRIPT))
+    parsed = sieve.parse(scripts.get_script(owner, editor.EDITOR_SCRIPT))
     assert [r.name for r in parsed.rules] == [name]
     assert parsed.rules[0].conditions[0].value == value
     assert [a.kind for a in parsed.rules[0].actions] == ["fileinto"]
@@ -118,7 +118,7 @@ def test_a_regular_expression_the_server_refuses_is_reported_at_its_field(owner_
     error = body.split('id="id_cond-1-value_error"')[1].split("</div>")[0]
     assert "invalid regular expression" in error and "line " in error
     assert not Rule.objects.filter(member=owner).exists()
-    assert services.list_scripts(owner).default_active  # nothing replaced the default rules
+    assert scripts.list_scripts(owner).default_active  # nothing replaced the default rules
 
 
 def test_reject_can_not_be_combined_with_delivering_the_mail(owner_client, owner):
@@ -135,18 +135,18 @@ def test_reorder_disable_and_delete(owner_client, owner):
     first, second = Rule.objects.filter(member=owner)
     assert owner_client.post(reverse("filters:rule_move", args=[first.id, "down"])).status_code == 302
     assert [r.name for r in Rule.objects.filter(member=owner)] == ["second", "first"]
-    text = services.get_script(owner, services.EDITOR_SCRIPT)
+    text = scripts.get_script(owner, editor.EDITOR_SCRIPT)
     assert text.index('# rule: "second"') < text.index('# rule: "first"')
     owner_client.post(reverse("filters:rule_toggle", args=[second.id]))
-    assert "if allof (false, " in services.get_script(owner, services.EDITOR_SCRIPT)
+    assert "if allof (false, " in scripts.get_script(owner, editor.EDITOR_SCRIPT)
     owner_client.post(reverse("filters:rule_delete", args=[first.id]))
     assert [r.name for r in Rule.objects.filter(member=owner)] == ["second"]
-    assert '# rule: "first"' not in services.get_script(owner, services.EDITOR_SCRIPT)
+    assert '# rule: "first"' not in scripts.get_script(owner, editor.EDITOR_SCRIPT)
 
 
 def test_a_stranger_gets_404_for_someone_elses_rules_and_scripts(owner_client, owner, intruder, client):
     owner_client.post(reverse("filters:rule_new"), rule_post())
-    services.save_script(owner, "private", "keep;\n")
+    scripts.save_script(owner, "private", "keep;\n")
     rule = Rule.objects.get(member=owner)
     client.force_login(intruder)
     for url in (reverse("filters:rule_edit", args=[rule.id]),
@@ -160,8 +160,8 @@ def test_a_stranger_gets_404_for_someone_elses_rules_and_scripts(owner_client, o
     assert client.post(reverse("filters:script_activate"), {"name": "private"}).status_code == 404
     rule.refresh_from_db()
     assert rule.enabled and rule.name == "Work mail"
-    assert "private" in services.list_scripts(owner).names
-    assert "private" not in services.list_scripts(intruder).names
+    assert "private" in scripts.list_scripts(owner).names
+    assert "private" not in scripts.list_scripts(intruder).names
 
 
 def test_the_web_reaches_dovecot_with_its_session_token_not_the_master_user(owner_client, owner):
@@ -192,9 +192,9 @@ def test_raw_editor_refuses_an_invalid_script_with_line_and_keeps_the_active_one
     assert 'id="id_text_error"' in body
     assert "line 4" in body and "unknown command" in body and "fileintoo" in body
     assert "fileintoo" in body.split("<textarea")[1]  # the typed script is still in the form
-    listing = services.list_scripts(owner)
+    listing = scripts.list_scripts(owner)
     assert listing.active == "mine"
-    assert services.get_script(owner, "mine").strip() == good.strip()
+    assert scripts.get_script(owner, "mine").strip() == good.strip()
 
 
 def test_upload_download_and_choose_the_active_script(owner_client, owner):
@@ -206,16 +206,16 @@ def test_upload_download_and_choose_the_active_script(owner_client, owner):
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="holiday.sieve"'
     assert response.content.decode().strip() == script.strip()
-    assert services.list_scripts(owner).default_active  # uploaded, not activated
+    assert scripts.list_scripts(owner).default_active  # uploaded, not activated
     owner_client.post(reverse("filters:script_activate"), {"name": "holiday"})
-    assert services.list_scripts(owner).active == "holiday"
+    assert scripts.list_scripts(owner).active == "holiday"
     # Back to the default rules.
     owner_client.post(reverse("filters:script_activate"), {"name": ""})
-    assert services.list_scripts(owner).default_active
+    assert scripts.list_scripts(owner).default_active
     owner_client.post(reverse("filters:script_delete", args=["holiday"]))
-    assert "holiday" not in services.list_scripts(owner).names
+    assert "holiday" not in scripts.list_scripts(owner).names
     # The service's default rules are listed apart (Dovecot always lists them) and can be read.
-    assert services.list_scripts(owner).names == []
+    assert scripts.list_scripts(owner).names == []
     response = owner_client.get(reverse("filters:script_download", args=["default"]))
     assert 'include :global "incoming_spam";' in response.content.decode()
 
@@ -226,29 +226,29 @@ def test_an_invalid_upload_is_refused_next_to_the_file_field(owner_client, owner
     assert response.status_code == 400
     body = response.content.decode()
     assert 'id="id_file_error"' in body and "line " in body
-    assert "broken" not in services.list_scripts(owner).names
+    assert "broken" not in scripts.list_scripts(owner).names
 
 
 def test_a_script_the_editor_can_not_represent_opens_in_the_raw_editor_with_a_note(owner_client, owner):
     owner_client.post(reverse("filters:rule_new"), rule_post())
     hand = 'require ["fileinto", "duplicate"];\nif duplicate { discard; }\nfileinto "Work";\n'
-    services.save_script(owner, services.EDITOR_SCRIPT, hand)
+    scripts.save_script(owner, editor.EDITOR_SCRIPT, hand)
     page = owner_client.get(reverse("filters:index")).content.decode()
     assert "can not represent" in page
     assert "Your filters below are active" not in page and "as changed outside the form editor" in page
-    assert reverse("filters:script_edit", args=[services.EDITOR_SCRIPT]) in page
-    raw = owner_client.get(reverse("filters:script_edit", args=[services.EDITOR_SCRIPT])).content.decode()
+    assert reverse("filters:script_edit", args=[editor.EDITOR_SCRIPT]) in page
+    raw = owner_client.get(reverse("filters:script_edit", args=[editor.EDITOR_SCRIPT])).content.decode()
     assert "if duplicate { discard; }" in raw  # shown unchanged, never garbled
     # Loading it into the form editor is refused and sends the member to the raw editor.
     response = owner_client.post(reverse("filters:editor_import"))
-    assert response.status_code == 302 and response["Location"].endswith(f"/scripts/{services.EDITOR_SCRIPT}/")
-    assert services.get_script(owner, services.EDITOR_SCRIPT).strip() == hand.strip()
+    assert response.status_code == 302 and response["Location"].endswith(f"/scripts/{editor.EDITOR_SCRIPT}/")
+    assert scripts.get_script(owner, editor.EDITOR_SCRIPT).strip() == hand.strip()
 
 
 def test_an_editor_script_changed_elsewhere_can_be_loaded_into_the_form_editor(owner_client, owner):
     owner_client.post(reverse("filters:rule_new"), rule_post())
-    text = services.get_script(owner, services.EDITOR_SCRIPT).replace('fileinto "Work";', 'fileinto "Lists/Dev";')
-    services.save_script(owner, services.EDITOR_SCRIPT, text)
+    text = scripts.get_script(owner, editor.EDITOR_SCRIPT).replace('fileinto "Work";', 'fileinto "Lists/Dev";')
+    scripts.save_script(owner, editor.EDITOR_SCRIPT, text)
     page = owner_client.get(reverse("filters:index")).content.decode()
     assert "Load it into the form editor" in page
     owner_client.post(reverse("filters:editor_import"))
@@ -262,7 +262,7 @@ def test_spam_threshold_and_vacation_forms(owner_client, owner):
     assert 'id="id_spam_threshold_error"' in response.content.decode()
     response = owner_client.post(reverse("filters:options"), {"spam_threshold": "40"})
     assert response.status_code == 302
-    text = services.get_script(owner, services.EDITOR_SCRIPT)
+    text = scripts.get_script(owner, editor.EDITOR_SCRIPT)
     assert '"40"' in text and "incoming_spam" not in text
 
     response = owner_client.get(reverse("filters:vacation"))
@@ -279,7 +279,7 @@ def test_spam_threshold_and_vacation_forms(owner_client, owner):
         "days": "5", "start": "2030-01-01", "end": "2030-01-10",
     })
     assert response.status_code == 302
-    text = services.get_script(owner, services.EDITOR_SCRIPT)
+    text = scripts.get_script(owner, editor.EDITOR_SCRIPT)
     assert "vacation :subject \"Away\" :days 5" in text and "2030-01-10" in text
     # Only the member's own addresses.
     response = owner_client.post(reverse("filters:vacation"), {
@@ -331,8 +331,8 @@ def test_admins_manage_global_rules_checked_by_sievec(client, make_member, mail_
     member = make_member(f"m{uuid.uuid4().hex[:10]}")
     client.force_login(member)
     assert 'value="lists"' in client.get(reverse("filters:index")).content.decode()
-    services.save_options(member, includes=["incoming_spam", "lists"], spam_threshold=None)
-    assert 'include :global "lists";' in services.get_script(member, services.EDITOR_SCRIPT)
+    editor.save_options(member, includes=["incoming_spam", "lists"], spam_threshold=None)
+    assert 'include :global "lists";' in scripts.get_script(member, editor.EDITOR_SCRIPT)
     # And Dovecot runs it at delivery.
     imap = imap_login(member.email, PASSWORD)
     imap.create("Lists")
@@ -354,7 +354,7 @@ def test_add_a_condition_row_keeps_what_was_typed_and_saves_nothing(owner_client
 
 def test_the_filters_page_makes_a_fixed_number_of_queries(owner_client, owner, django_assert_max_num_queries):
     for i in range(5):
-        services.save_rule(owner, None, name=f"r{i}", enabled=True, match="all",
+        editor.save_rule(owner, None, name=f"r{i}", enabled=True, match="all",
                            conditions=[{"field": "subject", "op": "contains", "value": str(i), "header": ""}],
                            actions=[{"kind": "fileinto", "arg": "Work"}])
     # 13: the first visit also mints the web session's Dovecot token (and saves the session).

@@ -1,10 +1,9 @@
-"""State changes for Sieve filters: the form editor's rules, raw scripts, global rules.
+"""The form editor: its rules, spam threshold and automatic reply, and the script it writes.
 
-The member's scripts live on Dovecot and are changed only through ManageSieve
-(duckmail.lib.managesieve); folder lists come over IMAP (duckmail.lib.imap). Changes to
-the editor's rows and the upload of the script they produce happen in one transaction:
-if Dovecot refuses or can not be reached, the rows are rolled back, so the database never
-describes a script the server does not have.
+The database keeps the editor's rows; the script they describe lives on Dovecot and is
+changed only through ManageSieve. Changes to the rows and the upload of their script
+happen in one transaction: if Dovecot refuses or can not be reached, the rows are rolled
+back, so the database never describes a script the server does not have.
 
 Sessions come from accounts.mailaccess, as the member (the web request's, or a worker's
 through the master user). Every function that talks to Dovecot may raise
@@ -14,8 +13,6 @@ a message).
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Iterable
 from dataclasses import asdict
 
@@ -28,21 +25,12 @@ from accounts import mailaccess
 from accounts.models import Address, AuditAction, Member
 from accounts.services import audit
 from duckmail.lib import managesieve
-from mailstack import globalsieve
 
-from . import sieve
-from .models import FilterSettings, GlobalRule, Rule
-from .sieve import sievelib_ext
-
-log = logging.getLogger(__name__)
+from .. import sieve
+from ..models import FilterSettings, GlobalRule, Rule
 
 # The script the form editor writes (what Roundcube calls "roundcube").
 EDITOR_SCRIPT = "duckmail"
-SCRIPT_NAME_RE = re.compile(r"^[\w][\w .-]{0,63}$")
-MAX_SCRIPT_BYTES = 64 * 1024
-
-class ScriptNotFound(Exception):
-    """The member has no script by that name (views answer 404)."""
 
 
 # Reading ---------------------------------------------------------------------------
@@ -55,10 +43,6 @@ def settings_for(member: Member) -> FilterSettings:
         defaults = list(GlobalRule.objects.filter(offered=True, included_by_default=True).values_list("name", flat=True))
         fs, _ = FilterSettings.objects.get_or_create(member=member, defaults={"includes": defaults})
     return fs
-
-
-def offered_global_rules() -> list[GlobalRule]:
-    return list(GlobalRule.objects.filter(offered=True))
 
 
 def member_addresses(member: Member) -> list[str]:
@@ -110,7 +94,8 @@ def hand_written_active(listing: managesieve.ScriptList) -> str | None:
 
 def active_hand_written_script(member: Member) -> str | None:
     """The member's active hand-written script (see `hand_written_active`), or None."""
-    return hand_written_active(list_scripts(member))
+    with mailaccess.sieve(member) as s:
+        return hand_written_active(s.list())
 
 
 def overview(member: Member) -> dict:
@@ -140,7 +125,7 @@ def overview(member: Member) -> dict:
     return state
 
 
-# The form editor ---------------------------------------------------------------------
+# Changes -------------------------------------------------------------------------
 
 
 def _publish(member: Member, fs: FilterSettings) -> str | None:
@@ -309,140 +294,3 @@ def import_editor_script(member: Member) -> sieve.RuleSet:
     )
     audit(AuditAction.FILTERS_IMPORTED, actor=member, member=member, rules=len(rs.rules))
     return rs
-
-
-# Raw scripts -------------------------------------------------------------------------
-
-
-def check_script_name(name: str) -> str:
-    name = name.strip()
-    if name.lower().endswith((".sieve", ".siv")):
-        name = name.rsplit(".", 1)[0].strip()
-    if not SCRIPT_NAME_RE.match(name):
-        raise ValidationError("Use letters, digits, spaces and . _ - (at most 64 characters).")
-    if name == managesieve.DEFAULT_SCRIPT_NAME:
-        raise ValidationError(f"“{name}” is the name of the server's default rules. Please choose another.")
-    return name
-
-
-def list_scripts(member: Member) -> managesieve.ScriptList:
-    with mailaccess.sieve(member) as s:
-        return s.list()
-
-
-def get_script(member: Member, name: str) -> str | None:
-    """The text of one of the member's scripts, or None if they have none by that name."""
-    with mailaccess.sieve(member) as s:
-        if name not in s.list().names and name != managesieve.DEFAULT_SCRIPT_NAME:
-            return None
-        return s.get(name)
-
-
-def sievelib_problem(text: str) -> str:
-    """Why sievelib can not read a script ('' if it can). Advisory: Dovecot decides validity."""
-    try:
-        sievelib_ext.parse(text)
-    except sievelib_ext.ParseFailed as exc:
-        return exc.message
-    return ""
-
-
-def save_script(member: Member, name: str, text: str, *, activate: bool = False) -> list[str]:
-    """Store a raw script (checked by the server first); return the server's warnings.
-
-    Raises managesieve.ScriptInvalid with the server's message and line: then nothing was
-    stored, and whatever script was active stays active, unchanged.
-    """
-    if len(text.encode("utf-8")) > MAX_SCRIPT_BYTES:
-        raise ValidationError(f"A script can be at most {MAX_SCRIPT_BYTES // 1024} KB.")
-    with mailaccess.sieve(member) as s:
-        result = s.put(name, text)
-        if activate:
-            s.activate(name)
-    audit(AuditAction.FILTERS_SCRIPT_SAVED, actor=member, member=member, script=name, activated=activate)
-    return result.warnings
-
-
-def activate_script(member: Member, name: str | None) -> None:
-    """Make `name` the active script; None deactivates them all (the default rules apply again)."""
-    with mailaccess.sieve(member) as s:
-        if name is not None and name not in s.list().names:
-            raise ScriptNotFound(name)
-        s.activate(name)
-    audit(AuditAction.FILTERS_SCRIPT_ACTIVATED, actor=member, member=member, script=name)
-
-
-def delete_script(member: Member, name: str) -> None:
-    with mailaccess.sieve(member) as s:
-        listing = s.list()
-        if name not in listing.names:
-            raise ScriptNotFound(name)
-        if listing.active == name:
-            raise ValidationError("This script is active. Activate another one (or the default rules) first.")
-        s.delete(name)
-    if name == EDITOR_SCRIPT:
-        FilterSettings.objects.filter(member=member).update(last_script="", saved_at=None)
-    audit(AuditAction.FILTERS_SCRIPT_DELETED, actor=member, member=member, script=name)
-
-
-# Global rules (admin) ----------------------------------------------------------------
-
-def global_rule_scripts() -> list[tuple[str, str]]:
-    """(name, script) of every global rule, for mailstack to install with the configuration."""
-    return list(GlobalRule.objects.values_list("name", "script"))
-
-
-_SIEVEC_LINE_RE = re.compile(r"^(?:\S+?: )?line (\d+): (?:error: )?(.*)$")
-_PATH_RE = re.compile(r"'?/[^\s']+'?")
-
-
-def sievec_message(output: str) -> str:
-    """sievec's complaint as an admin should read it: "line N: …" for each error, without
-    the temporary file's name or path (nothing of the server's file system)."""
-    errors = []
-    for raw in output.splitlines():
-        m = _SIEVEC_LINE_RE.match(raw.strip())
-        if m:
-            errors.append(f"line {m.group(1)}: {m.group(2)}")
-    if errors:
-        return "\n".join(errors)
-    # No line numbers: keep the messages, minus file names, paths and the final "Fatal".
-    rest = []
-    for raw in output.splitlines():
-        line = re.sub(r"^\S+?: (?:Fatal: )?", "", raw.strip())
-        line = _PATH_RE.sub("", re.sub(r"^error: ", "", line)).strip()
-        if line and line not in ("validation failed.", "parse failed.") and not line.startswith("failed to compile"):
-            rest.append(line)
-    return "\n".join(rest) or "The script does not compile."
-
-
-def check_global_rule(name: str, script: str) -> None:
-    """ValidationError with sievec's message ("line N: …") if the script does not compile."""
-    try:
-        globalsieve.install(name, script, check_only=True)
-    except globalsieve.GlobalSieveInvalid as exc:
-        raise ValidationError(sievec_message(str(exc)))
-
-
-@transaction.atomic
-def save_global_rule(rule: GlobalRule, *, actor: Member | None) -> None:
-    """Save a global rule and install it in Dovecot's global directory (compiled)."""
-    rule.updated_at = timezone.now()
-    rule.save()
-    try:
-        globalsieve.install(rule.name, rule.script)
-    except globalsieve.GlobalSieveInvalid as exc:
-        raise ValidationError(sievec_message(str(exc)))
-    audit(AuditAction.FILTERS_GLOBAL_RULE_SAVED, actor=actor, rule=rule.name)
-
-
-@transaction.atomic
-def delete_global_rule(rule: GlobalRule, *, actor: Member | None) -> None:
-    users = FilterSettings.objects.filter(includes__contains=[rule.name]).count()
-    if users or rule.name == "incoming_spam":
-        raise ValidationError(
-            f"“{rule.name}” is in use ({users} member(s), or the default rules): untick “offered” instead."
-        )
-    rule.delete()
-    globalsieve.remove(rule.name)
-    audit(AuditAction.FILTERS_GLOBAL_RULE_DELETED, actor=actor, rule=rule.name)
