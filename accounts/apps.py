@@ -8,7 +8,9 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from . import sudo, websessions  # noqa: F401  (websessions: its logout receiver)
+        # Imported for their receivers: mailaccess binds every Celery task to the workers'
+        # principal, websessions revokes a session's mail token at logout.
+        from . import mailaccess, sudo, websessions  # noqa: F401
 
         user_logged_in.connect(sudo.on_user_logged_in, dispatch_uid="accounts.sudo_mode")
 
