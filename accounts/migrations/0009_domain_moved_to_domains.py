@@ -1,4 +1,4 @@
-# The Domain model moved to the domains app (issue 12). State only: Address.domain points
+# The Domain model moved to the domains app. State only: Address.domain points
 # to domains.Domain, whose table is still accounts_domain, so the foreign key constraint
 # stays as it is; then accounts forgets its Domain. (domains 0001 moved the content type.)
 

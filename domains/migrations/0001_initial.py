@@ -1,4 +1,4 @@
-# The Domain model moves here from accounts (issue 12). State only: the table stays
+# The Domain model moves here from accounts. State only: the table stays
 # accounts_domain (the mail servers' SQL views name it), with its data, constraints and
 # the foreign key from accounts_address; nothing is created, dropped or renamed.
 # The content type follows the model (accounts.domain becomes domains.domain, same row),
