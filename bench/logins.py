@@ -29,7 +29,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from tests import mailstack  # noqa: E402
+from tests import servers  # noqa: E402
 
 
 def recreate_database() -> None:
@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     recreate_database()
-    stack = mailstack.start()
+    stack = servers.start()
     try:
         from accounts import app_passwords, services
 
@@ -78,7 +78,7 @@ def main() -> None:
                 lmtp.sendmail("a@example.org", [member.email], message)
         delivery_s = time.perf_counter() - start
     finally:
-        mailstack.cleanup(stack)
+        servers.cleanup(stack)
 
     main_med = statistics.median(main_times) * 1000
     token_med = statistics.median(token_times) * 1000

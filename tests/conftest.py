@@ -1,3 +1,6 @@
+"""Fixtures every app's tests share (members, the throwaway mail servers, the browser), the marks
+they give, and the session's test settings."""
+
 import os
 
 import hypothesis
@@ -7,9 +10,10 @@ from django.contrib.auth.hashers import Argon2PasswordHasher
 
 from accounts import services
 from duckmail.celery import app as celery_app
-from tests import mailstack
+from tests import servers
+from tests.helpers import PASSWORD
 
-# Tasks run inline in tests (tests/test_celery.py runs a real worker on a queue of its own):
+# Tasks run inline in tests (tests/duckmail/test_celery.py runs a real worker on a queue of its own):
 # nothing a test queues may linger in the shared Redis for some real worker to pick up.
 celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
@@ -31,14 +35,29 @@ Argon2PasswordHasher.memory_cost = 1024
 Argon2PasswordHasher.time_cost = 1
 Argon2PasswordHasher.parallelism = 1
 
-PASSWORD = "Correct-Horse-7-battery"
+# Marks each test gets from the fixtures it uses (directly or through other fixtures), so
+# that `pytest -m "not mailstack and not browser"` runs the tests that need neither.
+MARKS_FROM_FIXTURES = {
+    "mailstack": {"_mail_stack_session", "mail_stack", "postfix", "relay_sink"},
+    "postfix": {"postfix", "relay_sink"},
+    "browser": {"browser", "page"},
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by mark
+def pytest_collection_modifyitems(items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for mark, fixtures in MARKS_FROM_FIXTURES.items():
+            if used & fixtures:
+                item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")
 def _mail_stack_session(django_db_setup, django_db_blocker):
-    stack = mailstack.start()
+    stack = servers.start()
     yield stack
-    mailstack.cleanup(stack)
+    servers.cleanup(stack)
 
 
 @pytest.fixture
@@ -158,7 +177,7 @@ def _throttle_keys(settings):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium driven by Playwright (for the tests/test_*browser.py modules)."""
+    """Debian's Chromium driven by Playwright (one per module that has browser tests)."""
     import os
     import shutil
 

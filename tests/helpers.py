@@ -1,3 +1,6 @@
+"""Helpers the tests of several apps share: the test members' password, clients of the throwaway mail
+servers (IMAP, POP3, ManageSieve, LMTP, postmap), and the shipped global rules restored."""
+
 import imaplib
 import poplib
 import smtplib
@@ -6,6 +9,8 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage
 
 from django.conf import settings
+
+PASSWORD = "Correct-Horse-7-battery"  # every test member's password (make_member)
 
 
 def imap_login(user: str, password: str) -> imaplib.IMAP4:

@@ -1,0 +1,85 @@
+"""Raw Sieve scripts on the Filters pages: writing, uploading, downloading and choosing the active one,
+and an invalid script refused at its line while the active one stays."""
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from filters.services import scripts
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("shipped_rules")]
+
+HAND = 'require "fileinto";\nfileinto "Work";\n'
+
+
+def test_raw_editor_refuses_an_invalid_script_with_line_and_keeps_the_active_one(owner_client, owner):
+    good = 'require "fileinto";\nfileinto "Work";\n'
+    response = owner_client.post(reverse("filters:script_new"), {"name": "mine", "text": good, "activate": "on"})
+    assert response.status_code == 302
+    bad = 'require "fileinto";\n\nif header :contains "subject" "x" {\n  fileintoo "Lists";\n}\n'
+    response = owner_client.post(reverse("filters:script_edit", args=["mine"]),
+                                 {"name": "mine", "text": bad, "activate": "on"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'id="id_text_error"' in body
+    assert "line 4" in body and "unknown command" in body and "fileintoo" in body
+    assert "fileintoo" in body.split("<textarea")[1]  # the typed script is still in the form
+    listing = scripts.list_scripts(owner)
+    assert listing.active == "mine"
+    assert scripts.get_script(owner, "mine").strip() == good.strip()
+
+
+def test_a_refused_raw_script_points_at_its_line(owner_client, owner):
+    bad = 'require "fileinto";\n\nif header :contains "subject" "x" {\n  fileintoo "Lists";\n}\n'
+    response = owner_client.post(reverse("filters:script_new"), {"name": "mine", "text": bad})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'data-error-line="4"' in body  # filters.js selects that line in the text area
+    excerpt = body.split('id="error-excerpt"')[1].split("</div>")[0]
+    assert "Line 4 of your script" in excerpt
+    assert '<span class="error-line"><span class="line-no">4</span>  fileintoo &quot;Lists&quot;;</span>' in excerpt
+    assert '<span class="line-no">2</span>' in excerpt and '<span class="line-no">5</span>' in excerpt
+
+
+def test_upload_download_and_choose_the_active_script(owner_client, owner):
+    script = 'require ["fileinto"];\n# uploaded\nfileinto "Work";\n'
+    upload = SimpleUploadedFile("holiday.sieve", script.encode(), content_type="application/sieve")
+    response = owner_client.post(reverse("filters:script_upload"), {"file": upload})
+    assert response.status_code == 302
+    response = owner_client.get(reverse("filters:script_download", args=["holiday"]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="holiday.sieve"'
+    assert response.content.decode().strip() == script.strip()
+    assert scripts.list_scripts(owner).default_active  # uploaded, not activated
+    owner_client.post(reverse("filters:script_activate"), {"name": "holiday"})
+    assert scripts.list_scripts(owner).active == "holiday"
+    # Back to the default rules.
+    owner_client.post(reverse("filters:script_activate"), {"name": ""})
+    assert scripts.list_scripts(owner).default_active
+    owner_client.post(reverse("filters:script_delete", args=["holiday"]))
+    assert "holiday" not in scripts.list_scripts(owner).names
+    # The service's default rules are listed apart (Dovecot always lists them) and can be read.
+    assert scripts.list_scripts(owner).names == []
+    response = owner_client.get(reverse("filters:script_download", args=["default"]))
+    assert 'include :global "incoming_spam";' in response.content.decode()
+
+
+def test_an_invalid_upload_is_refused_next_to_the_file_field(owner_client, owner):
+    upload = SimpleUploadedFile("broken.sieve", b'keep\nstop;\n')
+    response = owner_client.post(reverse("filters:script_upload"), {"file": upload, "activate": "on"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert 'id="id_file_error"' in body and "line " in body
+    assert "broken" not in scripts.list_scripts(owner).names
+
+
+def test_the_raw_script_page_says_whether_the_script_is_active(owner_client, owner):
+    scripts.save_script(owner, "handmade", HAND, activate=True)
+    scripts.save_script(owner, "spare", HAND)
+    active = owner_client.get(reverse("filters:script_edit", args=["handmade"])).content.decode()
+    assert re.search(r"<h1>Script “handmade” <span class=\"badge active\">active</span></h1>", active)
+    spare = owner_client.get(reverse("filters:script_edit", args=["spare"])).content.decode()
+    assert re.search(r"<h1>Script “spare” <span class=\"badge\">not active</span></h1>", spare)
+    assert "stored but not in use" in spare
