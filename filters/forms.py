@@ -88,7 +88,7 @@ class ConditionForm(forms.Form):
                 self.add_error("value", "Enter the text to look for.")
             elif op in ("matches", "not_matches") and _wild_question_and_star(value):
                 # Pigeonhole 0.5.19 matches "a?*" against "a" and "a? b*" against "axyb"
-                # (tests/test_filters_delivery.py keeps an eye on it): refuse rather than misfilter.
+                # (tests/filters/test_delivery.py keeps an eye on it): refuse rather than misfilter.
                 self.add_error("value", "The mail server mishandles ? together with * in one pattern. "
                                         "Use only *, or a regular expression.")
             if fld == "header":
