@@ -19,6 +19,14 @@ from . import app_passwords, services, twofactor
 from .models import Address, AuditAction, AuditLog, MailToken, Member, QuotaRequest, RedirectionTarget
 
 
+def may_act_on(admin_member: Member, member: Member | None) -> bool:
+    """Whether an admin may change `member`: administrators (staff) only by a superuser, or a
+    staff member could take over an administrator's account or mail."""
+    if member is None or admin_member.is_superuser:
+        return True
+    return not (member.is_staff or member.is_superuser)
+
+
 class AddressInline(admin.TabularInline):
     model = Address
     fields = ("local_part", "domain", "kind", "keep_copy", "created_at")
@@ -87,8 +95,7 @@ class MemberAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one member to give a new password.", messages.ERROR)
             return
         member = queryset.get()
-        if (member.is_staff or member.is_superuser) and not request.user.is_superuser:
-            # Otherwise a staff member could take over an administrator's account.
+        if not may_act_on(request.user, member):
             self.message_user(request, "Only a superuser can set a new password for an administrator.", messages.ERROR)
             return
         password = secrets.token_urlsafe(12)
@@ -124,6 +131,19 @@ class MemberAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
 
+    def has_change_permission(self, request, obj=None):
+        # Other staff see an administrator's page but can not change it.
+        return super().has_change_permission(request, obj) and may_act_on(request.user, obj)
+
+    def _members_allowed(self, request, queryset) -> list[Member]:
+        """The selected members this admin may act on; says which were left alone."""
+        allowed = [m for m in queryset if may_act_on(request.user, m)]
+        skipped = [m.email for m in queryset if m not in allowed]
+        if skipped:
+            self.message_user(request, f"Only a superuser can do that to an administrator: {', '.join(skipped)} "
+                                       "left unchanged.", messages.ERROR)
+        return allowed
+
     def save_model(self, request, obj, form, change):
         if not change:
             created = services.create_member(
@@ -145,9 +165,10 @@ class MemberAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable selected members (no login anywhere)", permissions=["change"])
     def disable_members(self, request, queryset):
-        for member in queryset:
+        members = self._members_allowed(request, queryset)
+        for member in members:
             services.set_member_active(member, False, actor=request.user)
-        self.message_user(request, f"{queryset.count()} member(s) disabled.", messages.SUCCESS)
+        self.message_user(request, f"{len(members)} member(s) disabled.", messages.SUCCESS)
 
     @admin.display(description="two-factor authentication")
     def two_factor(self, obj):
@@ -161,15 +182,17 @@ class MemberAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reset two-factor authentication (member lost phone and recovery codes)", permissions=["change"])
     def reset_two_factor(self, request, queryset):
-        done = sum(twofactor.reset_two_factor(member, actor=request.user) for member in queryset)
+        done = sum(twofactor.reset_two_factor(member, actor=request.user)
+                   for member in self._members_allowed(request, queryset))
         self.message_user(request, f"Two-factor authentication reset for {done} member(s); "
                                    "they log in with their password alone now.", messages.SUCCESS)
 
     @admin.action(description="Enable selected members", permissions=["change"])
     def enable_members(self, request, queryset):
-        for member in queryset:
+        members = self._members_allowed(request, queryset)
+        for member in members:
             services.set_member_active(member, True, actor=request.user)
-        self.message_user(request, f"{queryset.count()} member(s) enabled.", messages.SUCCESS)
+        self.message_user(request, f"{len(members)} member(s) enabled.", messages.SUCCESS)
 
 
 class RedirectionTargetInline(admin.TabularInline):
@@ -185,6 +208,17 @@ class AddressAdmin(admin.ModelAdmin):
     list_select_related = ("domain", "owner")
     raw_id_fields = ("owner",)
     inlines = [RedirectionTargetInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Who owns an address and what it is change only through accounts.services (a
+        # mailbox turned into a redirection, or given to someone else, takes its mail along).
+        return ("local_part", "domain", "kind", "owner", "created_at") if obj else ("created_at",)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and may_act_on(request.user, obj and obj.owner)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and may_act_on(request.user, obj and obj.owner)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

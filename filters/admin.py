@@ -59,6 +59,17 @@ class GlobalRuleAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             self.message_user(request, exc.messages[0], messages.ERROR)
 
+    # Every member's mail runs through these scripts (incoming_spam by default): only
+    # superusers may write them; other staff may read them.
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
     def get_actions(self, request):
         # Bulk delete would bypass the in-use check.
         actions = super().get_actions(request)

@@ -170,3 +170,68 @@ def test_the_admin_change_password_goes_to_the_member_password_page(client, make
     client.post(reverse("password_change"), {
         "old_password": PASSWORD, "new_password1": "New-Passw0rd-here", "new_password2": "New-Passw0rd-here"})
     assert AuditLog.objects.filter(action="member.password_changed", member=admin_member).exists()
+
+
+@pytest.fixture
+def helper_client(client, make_member):
+    """A staff member with every admin permission who is not a superuser."""
+    from django.contrib.auth.models import Permission
+
+    helper = make_member("helper", is_staff=True)
+    helper.user_permissions.set(Permission.objects.all())
+    client.force_login(helper)
+    return client
+
+
+def test_staff_can_not_disable_or_reset_an_administrator(helper_client, staff, alice, enable_two_factor):
+    enable_two_factor(staff)
+    changelist = reverse("admin:accounts_member_changelist")
+    response = helper_client.post(changelist, {"action": "disable_members", "_selected_action": [staff.pk, alice.pk]},
+                                  follow=True)
+    assert "Only a superuser can do that to an administrator: admin@duckmail.test" in response.content.decode()
+    assert Member.objects.get(pk=staff.pk).is_active
+    assert not Member.objects.get(pk=alice.pk).is_active
+    helper_client.post(changelist, {"action": "reset_two_factor", "_selected_action": [staff.pk]})
+    from accounts import twofactor
+
+    assert twofactor.two_factor_enabled(staff)
+
+
+def test_staff_see_an_administrators_page_but_can_not_change_it(helper_client, staff):
+    url = reverse("admin:accounts_member_change", args=[staff.pk])
+    assert helper_client.get(url).status_code == 200
+    response = helper_client.post(url, {"display_name": "Owned", "is_active": "", "quota_mb": "1", "max_addresses": "1"})
+    assert response.status_code == 403
+    staff.refresh_from_db()
+    assert staff.is_active and staff.display_name != "Owned"
+
+
+def test_an_addresss_kind_and_owner_do_not_change_in_the_admin(staff_client, staff, alice):
+    alias = services.add_alias(alice, "ally")
+    response = staff_client.post(reverse("admin:accounts_address_change", args=[alias.pk]), {
+        "local_part": "hijack", "kind": "redirection", "owner": staff.pk, "keep_copy": "",
+        "targets-TOTAL_FORMS": "0", "targets-INITIAL_FORMS": "0"})
+    assert response.status_code == 302
+    alias.refresh_from_db()
+    assert (alias.local_part, alias.kind, alias.owner_id) == ("ally", "alias", alice.pk)
+
+
+def test_staff_can_not_change_or_delete_an_administrators_addresses(helper_client, staff):
+    mailbox = Address.objects.get(owner=staff)
+    assert helper_client.post(reverse("admin:accounts_address_change", args=[mailbox.pk]), {
+        "keep_copy": "on", "targets-TOTAL_FORMS": "0", "targets-INITIAL_FORMS": "0"}).status_code == 403
+    assert helper_client.post(reverse("admin:accounts_address_delete", args=[mailbox.pk]), {"post": "yes"}).status_code == 403
+    assert Address.objects.filter(pk=mailbox.pk).exists()
+
+
+def test_only_superusers_write_the_global_rules(helper_client, staff):
+    from filters.models import GlobalRule
+    from tests.helpers import restore_shipped_global_rules
+
+    rule = restore_shipped_global_rules()[0]
+    url = reverse("admin:filters_globalrule_change", args=[rule.pk])
+    assert helper_client.get(url).status_code == 200  # may read it
+    response = helper_client.post(url, {"description": "x", "script": "discard;", "offered": "on"})
+    assert response.status_code == 403
+    assert GlobalRule.objects.get(pk=rule.pk).script == rule.script
+    assert helper_client.get(reverse("admin:filters_globalrule_add")).status_code == 403
