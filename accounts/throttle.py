@@ -87,7 +87,8 @@ class LoginThrottle:
     def __init__(self, account: str, address: str):
         prefix = settings.THROTTLE_KEY_PREFIX
         self.account = _Key(f"{prefix}account:{_digest(account.strip().lower())}", settings.THROTTLE_ACCOUNT_FAILURES)
-        self.address = _Key(f"{prefix}address:{_digest(address)}", settings.THROTTLE_ADDRESS_FAILURES)
+        # IPv6 clients by their /64, like sign-ups: one machine may rotate through a whole /64.
+        self.address = _Key(f"{prefix}address:{_digest(_network(address))}", settings.THROTTLE_ADDRESS_FAILURES)
 
     @classmethod
     def for_request(cls, request: HttpRequest, account: str) -> "LoginThrottle":

@@ -1,4 +1,6 @@
-"""A backend that is down gets a clear 503 page, never a stack trace.
+"""Middleware of the whole site: the Content-Security-Policy header, and the 503 page.
+
+A backend that is down gets a clear 503 page, never a stack trace.
 
 What counts as "down" is decided once, by duckmail.lib.errors.unavailable_service: our
 protocol modules' BackendUnavailable, and PostgreSQL's or Redis's connection errors.
@@ -10,6 +12,7 @@ which is `server_error` below.
 import logging
 import sys
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import render
 from django.views import defaults
@@ -27,6 +30,19 @@ def backend_unavailable(request, service: str):
     response = render(request, "backend_unavailable.html", {"service": service}, status=503)
     response["Retry-After"] = "30"
     return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Every answer carries settings.CONTENT_SECURITY_POLICY: scripts, styles and images only
+    from the site itself, no inline script, and no framing of the site by anyone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response
 
 
 class BackendUnavailableMiddleware:

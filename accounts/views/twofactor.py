@@ -45,8 +45,10 @@ def _code_or_throttled(request, form: CodeForm, check) -> tuple[bool, int]:
             throttle.failure()
             return False, 400
         if ok:
+            # The attempt is over: left in flight, it would hold back the next login.
+            throttle.release()
             return True, 200
-        form.add_error("code", twofactor.WRONG_SETUP_CODE)
+        form.add_error("code", twofactor.WRONG_CODE)
         throttle.failure()
         return False, 400
     except Throttled as exc:
@@ -66,11 +68,19 @@ def two_factor_check(request):
     if twofactor.pending_totp_device(request.user) is None:
         messages.error(request, "Click “Setup all fields (needs Save)” first.")
         return redirect("security")
-    ok, status = _code_or_throttled(request, form, lambda code: twofactor.check_setup_code(request.user, code))
+    # Not under the login throttle: this is the member's own new secret, which proves nothing
+    # to a guesser, and a mistyped code while setting up must not lock the member's logins.
+    try:
+        ok = twofactor.check_setup_code(request.user, form.cleaned_data["code"])
+    except ValidationError as exc:
+        form.add_error("code", exc)
+        ok = False
     if ok:
         messages.success(request, "The code is right: your app works. Now show and keep your recovery codes.")
         return security_redirect("two-factor")
-    return render_security_page(request, status=status, check_form=form)
+    if not form.has_error("code"):
+        form.add_error("code", twofactor.WRONG_SETUP_CODE)
+    return render_security_page(request, status=400, check_form=form)
 
 
 @login_required

@@ -181,3 +181,12 @@ def test_parallel_attempts_can_not_all_pass_before_the_first_failure_counts(alic
             pass
     with pytest.raises(Throttled):
         LoginThrottle("alice@duckmail.test", "192.0.2.99").check()
+
+
+def test_ipv6_clients_are_counted_by_their_64(client, alice, bob, quick_throttle):
+    """One machine may rotate through a whole /64: its addresses share one count."""
+    for n in range(1, 7):
+        login(client, username=f"user{n}@duckmail.test", password="wrong-password", REMOTE_ADDR=f"2001:db8:0:1::{n}")
+    assert login(client, username="bob@duckmail.test", REMOTE_ADDR="2001:db8:0:1::99").status_code == 429
+    # Another /64 is another client.
+    assert login(client, username="bob@duckmail.test", REMOTE_ADDR="2001:db8:0:2::1").status_code == 302

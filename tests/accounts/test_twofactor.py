@@ -113,7 +113,7 @@ def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alic
     assert response["Cache-Control"] == "no-store"
     codes = recovery_codes_from_page(response.content.decode())
     assert len(codes) == 10 and len(set(codes)) == 10
-    assert b"download=" in response.content and b"window.print()" in response.content
+    assert b"download=" in response.content and b"data-print" in response.content
     assert not recovery_codes_from_page(alice_client.get(reverse("security")).content.decode())
 
     # 4. "Save": 2FA on, and she is logged out.
@@ -431,3 +431,46 @@ def test_printing_new_recovery_codes_prints_only_them(page, alice, enable_two_fa
     codes = page.locator("ul.codes code").all_inner_texts()
     assert len(codes) == 10
     assert_prints_only_the_codes(page, codes)
+
+
+def test_wrong_codes_while_setting_up_do_not_lock_the_members_logins(alice_client, alice, settings, client):
+    settings.THROTTLE_ACCOUNT_FAILURES = 3
+    alice_client.post(reverse("two_factor_setup"))
+    for _ in range(5):
+        response = alice_client.post(reverse("two_factor_check"), {"check-code": "000000"})
+        assert response.status_code == 400
+        assert twofactor.WRONG_SETUP_CODE in response.content.decode()
+    # The set-up checks the member's own new secret: the login is not locked by it.
+    assert login(client).status_code == 302
+
+
+def test_after_a_right_code_the_next_login_is_not_held_back(client, alice, settings, enable_two_factor, next_code):
+    """A right code ends its attempt: left "in flight", it held the right password back
+    ("try again in 1 second") for as long as the member kept trying."""
+    from django.test import Client
+
+    settings.THROTTLE_ACCOUNT_FAILURES = 3
+    key, _codes = enable_two_factor(alice)
+    client.force_login(alice)
+    for _ in range(2):
+        assert client.post(reverse("two_factor_disable"), {"disable-code": "000000"}).status_code == 400
+    response = client.post(reverse("two_factor_disable"), {"disable-code": next_code(key, alice)})
+    assert response.status_code == 302 and not twofactor.two_factor_enabled(alice)
+    assert login(Client()).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_print_button_prints_through_the_sites_own_script(page, alice, next_code, secret_from_page, log_in):
+    """No inline onclick (the Content-Security-Policy forbids it): static/js/duckmail.js prints."""
+    page.add_init_script("window.print = () => { window.__printed = (window.__printed || 0) + 1; };")
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    log_in(page)
+    page.click("header >> text=Settings")
+    page.click("button:has-text('Setup all fields (needs Save)')")
+    page.fill("#id_check-code", next_code(secret_from_page(page.content()), alice))
+    page.click("button:has-text('Validate code')")
+    page.click("button:has-text('Show recovery codes')")
+    page.click("button:has-text('Print')")
+    assert page.evaluate("window.__printed") == 1
+    assert violations == []

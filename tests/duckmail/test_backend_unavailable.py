@@ -57,6 +57,23 @@ def test_a_database_outage_is_the_clear_page_not_a_stack_trace(alice):
     assert response["Retry-After"] == "30"
 
 
+def test_a_form_sent_while_the_database_is_down_says_the_typed_text_is_still_there(alice):
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    real_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(free_port())
+    try:
+        response = client.post(reverse("alias_add"), {"alias-local_part": "holiday"})
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = real_port
+    assert response.status_code == 503
+    body = response.content.decode()
+    assert "Go back with your browser's Back button: the form still holds it" in body
+    assert "Try again</a>" not in body  # a link would lose the form
+
+
 def test_other_errors_are_still_the_plain_500_page(alice, unguarded_view, monkeypatch):
     def broken(member):
         raise ValueError("a bug, not an outage")
