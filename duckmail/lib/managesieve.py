@@ -60,7 +60,7 @@ class ScriptInvalid(SieveError):
         super().__init__(message)
         self.message = message
         self.line = line
-        self.errors = errors or [message]
+        self.errors = errors or [f"line {line}: {message}" if line else message]
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message

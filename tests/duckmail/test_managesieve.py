@@ -64,3 +64,15 @@ def test_a_refusal_leaves_no_stale_error_behind(mail_stack, make_member):
         with pytest.raises(managesieve.SieveRefused):
             s.get("missing")
         assert s.get("fine").strip() == "keep;"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_include_of_a_missing_global_script_is_refused_with_its_line(mail_stack, make_member):
+    member = make_member(f"i{uuid.uuid4().hex[:10]}")
+    script = 'require "include";\n# the rules the service offers\ninclude :global "incoming_spam";\n\ninclude :global "nope";\nkeep;\n'
+    with mailaccess.as_worker(), mailaccess.sieve(member) as s:
+        with pytest.raises(managesieve.ScriptInvalid) as refused:
+            s.put("mine", script)
+        assert refused.value.line == 5
+        assert str(refused.value) == "line 5: included global script 'nope' does not exist"
+        assert "mine" not in s.list().names

@@ -43,6 +43,15 @@ def test_a_refused_raw_script_points_at_its_line(owner_client, owner):
     assert '<span class="line-no">2</span>' in excerpt and '<span class="line-no">5</span>' in excerpt
 
 
+def test_an_include_of_a_missing_global_rule_says_where(owner_client, owner):
+    text = 'require "include";\ninclude :global "incoming_spam";\ninclude :global "nope";\n'
+    response = owner_client.post(reverse("filters:script_new"), {"name": "mine", "text": text})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "The server refused the script: line 3: included global script &#x27;nope&#x27; does not exist" in body
+    assert 'data-error-line="3"' in body
+
+
 def test_upload_download_and_choose_the_active_script(owner_client, owner):
     script = 'require ["fileinto"];\n# uploaded\nfileinto "Work";\n'
     upload = SimpleUploadedFile("holiday.sieve", script.encode(), content_type="application/sieve")
