@@ -333,3 +333,25 @@ def test_pigeonhole_still_mishandles_question_mark_with_star(member):
     editor.save_options(member, includes=[], spam_threshold=None)  # publishes the rule as it is
     deliver(member, f"{t}xyb")  # "? " needs one character and a space: it should not match
     assert set(where(member.email, f"{t}xyb")) == {"Work"}
+
+
+def test_a_script_can_not_forge_who_a_redirected_mail_is_from(member, relay_sink):
+    """editheader may not touch From (nor Sender, Reply-To…): a redirect goes out under our name."""
+    forging = ('require ["editheader"];\n'
+               'deleteheader "From";\naddheader "From" "Bank <ceo@bank.example>";\n'
+               'addheader "X-Note" "added by the member";\nredirect "away@example.net";\n')
+    scripts.save_script(member, "forge", forging, activate=True)
+    t = tag()
+    deliver(member, f"forged {t}", sender="Friend <friend@example.org>")
+    (_sender, recipients, data), = relay_sink.wait_for(1)
+    headers = data.decode(errors="replace").split("\r\n\r\n", 1)[0]
+    assert recipients == ["away@example.net"]
+    assert "From: Friend <friend@example.org>" in headers and "ceo@bank.example" not in headers
+    assert "X-Note: added by the member" in headers  # other headers stay the member's to edit
+
+
+def test_real_scripts_may_use_vacation_seconds_and_the_old_notify(member):
+    with mailaccess.as_worker(), mailaccess.sieve(member) as s:
+        s.put("away", 'require ["vacation", "vacation-seconds"];\nvacation :seconds 7200 "Back soon.";\n')
+        s.put("notice", 'require ["notify"];\nnotify :method "mailto" :options "me@example.org" :message "new mail";\n')
+        assert {"away", "notice"} <= set(s.list().names)
