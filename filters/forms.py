@@ -291,9 +291,22 @@ class ScriptForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false", "class": "code"}),
     )
     activate = forms.BooleanField(required=False, label="Make it the active script")
+    # The script's own line endings: a text area sends CRLF whatever the script had.
+    line_endings = forms.ChoiceField(choices=[("lf", "LF"), ("crlf", "CRLF")], required=False,
+                                     widget=forms.HiddenInput)
+
+    @staticmethod
+    def line_endings_of(text: str) -> str:
+        return "crlf" if "\r\n" in text else "lf"
 
     def clean_name(self):
         return scripts.check_script_name(self.cleaned_data["name"])
+
+    def clean(self):
+        cleaned = super().clean()
+        text = (cleaned.get("text") or "").replace("\r\n", "\n")
+        cleaned["text"] = text.replace("\n", "\r\n") if cleaned.get("line_endings") == "crlf" else text
+        return cleaned
 
 
 class UploadForm(forms.Form):

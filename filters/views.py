@@ -360,7 +360,8 @@ def script_edit(request, name: str | None = None):
             if text is None:
                 raise Http404("No such script")
             active = listing.active == name
-        form = ScriptForm(initial={"name": name or "", "text": text, "activate": active})
+        form = ScriptForm(initial={"name": name or "", "text": text, "activate": active,
+                                  "line_endings": ScriptForm.line_endings_of(text)})
     if request.method == "POST" and name is not None and status != 503:
         try:
             active = scripts.list_scripts(member).active == name

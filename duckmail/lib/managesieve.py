@@ -1,6 +1,6 @@
 """ManageSieve (RFC 5804): the one module that talks to Dovecot's ManageSieve service.
 
-Built on `sievelib.managesieve`, with two of its pitfalls handled here once:
+Built on `sievelib.managesieve`, with three of its pitfalls handled here once:
 
 - sievelib keeps a stale `errmsg` after a later success, so only return values decide
   success; the message is read only right after a failure.
@@ -8,6 +8,9 @@ Built on `sievelib.managesieve`, with two of its pitfalls handled here once:
   literal. sievelib does not read that literal, so its text would be taken as the answer
   to the *next* command (GETSCRIPT then returns the warning as the script). `_Client`
   reads it and keeps it as `warnings`.
+- sievelib rewrites scripts: every line break becomes CRLF on PUTSCRIPT, and GETSCRIPT
+  joins the lines with LF and drops the final newline. `_Client` stores and returns the
+  member's bytes exactly (Dovecot accepts either line ending).
 
 Errors are split the way callers need them: `SieveUnavailable` (server down, connection
 lost, login refused: nothing the member typed is at fault), `ScriptInvalid` (the server
@@ -100,13 +103,33 @@ def parse_server_errors(text: str) -> ScriptInvalid:
 
 
 class _Client(_ms.Client):
-    """sievelib's client, reading the warnings literal that follows `OK (WARNINGS) {N}`."""
+    """sievelib's client, reading the warnings literal that follows `OK (WARNINGS) {N}`, and
+    storing and returning scripts byte for byte (sievelib turns every line break into CRLF
+    on the way up and joins lines with LF, dropping the final newline, on the way down)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.warnings: list[str] = []
+        self._last_literal: bytes | None = None
 
-    # Overrides the name-mangled private method of sievelib's Client.
+    # Override the name-mangled private methods of sievelib's Client.
+    def _Client__prepare_content(self, content: str) -> bytes:
+        data = content.encode("utf-8")
+        return b"{%d+}\r\n%s" % (len(data), data)
+
+    def _Client__read_block(self, size: int) -> bytes:
+        block = super()._Client__read_block(size)
+        self._last_literal = block
+        return block
+
+    def getscript(self, name: str) -> str | None:
+        self._last_literal = None
+        code, _data, _content = self._Client__send_command("GETSCRIPT", [name.encode("utf-8")], withcontent=True)
+        if code != "OK":
+            return None
+        # The script is the one literal of the answer, exactly as stored.
+        return (self._last_literal or b"").decode("utf-8")
+
     def _Client__read_response(self, nblines: int = -1):
         code, data, resp = super()._Client__read_response(nblines)
         self.warnings = []

@@ -75,6 +75,34 @@ def test_upload_download_and_choose_the_active_script(owner_client, owner):
     assert 'include :global "incoming_spam";' in response.content.decode()
 
 
+@pytest.mark.parametrize("script", [
+    b'require ["fileinto"];\n# LF, with a final newline\nfileinto "Work";\n',
+    b'require ["fileinto"];\r\n# CRLF, as Windows editors write it\r\nfileinto "Work";\r\n',
+    b'# no final newline\nkeep;',
+], ids=["lf", "crlf", "no-final-newline"])
+def test_an_uploaded_script_is_stored_and_downloaded_byte_for_byte(owner_client, owner, script):
+    upload = SimpleUploadedFile("exact.sieve", script, content_type="application/sieve")
+    assert owner_client.post(reverse("filters:script_upload"), {"file": upload}).status_code == 302
+    assert owner_client.get(reverse("filters:script_download", args=["exact"])).content == script
+    # And the raw editor shows it with its own line endings (a hidden field remembers them).
+    form = owner_client.get(reverse("filters:script_edit", args=["exact"])).context["form"]
+    assert form["text"].value() == script.decode()
+    assert form["line_endings"].value() == ("crlf" if b"\r\n" in script else "lf")
+
+
+@pytest.mark.parametrize("line_endings", ["lf", "crlf"])
+def test_saving_from_the_text_area_keeps_the_scripts_own_line_endings(owner_client, owner, settings, line_endings):
+    """A text area always sends CRLF: the script keeps the line endings it had."""
+    newline = "\r\n" if line_endings == "crlf" else "\n"
+    original = newline.join(['require ["fileinto"];', 'fileinto "Work";', ""])
+    scripts.save_script(owner, "mine", original)
+    edited = 'require ["fileinto"];\r\n# edited\r\nfileinto "Work";\r\n'  # as the browser sends it
+    response = owner_client.post(reverse("filters:script_edit", args=["mine"]),
+                                 {"name": "mine", "text": edited, "line_endings": line_endings})
+    assert response.status_code == 302
+    assert scripts.get_script(owner, "mine") == newline.join(['require ["fileinto"];', "# edited", 'fileinto "Work";', ""])
+
+
 def test_an_invalid_upload_is_refused_next_to_the_file_field(owner_client, owner):
     upload = SimpleUploadedFile("broken.sieve", b'keep\nstop;\n')
     response = owner_client.post(reverse("filters:script_upload"), {"file": upload, "activate": "on"})
