@@ -6,12 +6,14 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 
+from duckmail.forms import NoSilentTruncation
+
 from . import services
 from .addresses import display_domain, normalize_domain, normalize_local_part
 from .models import Member
 
 
-class SignupForm(forms.Form):
+class SignupForm(NoSilentTruncation, forms.Form):
     local_part = forms.CharField(
         label="Address",
         max_length=64,
@@ -28,7 +30,8 @@ class SignupForm(forms.Form):
         self.fields["password1"].help_text = password_validation.password_validators_help_text_html()
 
     def clean_local_part(self):
-        return services.check_new_local_part(self.cleaned_data["local_part"], self.domain)
+        # A full address on the service domain is fine too, as in the alias form.
+        return services.check_new_local_part(clean_own_local_part(self.cleaned_data["local_part"]), self.domain)
 
     def clean(self):
         cleaned = super().clean()
@@ -53,7 +56,7 @@ def normalize_login(username: str) -> str:
     return username
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(NoSilentTruncation, AuthenticationForm):
     username = forms.CharField(
         label="Address",
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username", "autocapitalize": "none"}),
@@ -85,14 +88,14 @@ def clean_own_local_part(value: str) -> str:
     return normalize_local_part(value)
 
 
-class LocalPartForm(forms.Form):
+class LocalPartForm(NoSilentTruncation, forms.Form):
     local_part = forms.CharField(label="New alias", max_length=300)
 
     def clean_local_part(self):
         return clean_own_local_part(self.cleaned_data["local_part"])
 
 
-class RedirectionForm(forms.Form):
+class RedirectionForm(NoSilentTruncation, forms.Form):
     local_part = forms.CharField(label="Address", max_length=300)
     targets = forms.CharField(
         label="Forward to",
@@ -114,7 +117,7 @@ class RedirectionEditForm(RedirectionForm):
         del self.fields["local_part"]
 
 
-class QuotaRequestForm(forms.Form):
+class QuotaRequestForm(NoSilentTruncation, forms.Form):
     requested_mb = forms.IntegerField(label="Quota wanted (MB)", min_value=1, max_value=1024 * 1024)
     reason = forms.CharField(label="Why", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -136,7 +139,7 @@ class MemberPasswordChangeForm(PasswordChangeForm):
         self.fields["old_password"].widget.attrs.pop("autofocus", None)
 
 
-class CodeForm(forms.Form):
+class CodeForm(NoSilentTruncation, forms.Form):
     """A six-digit code from the phone app (or, where allowed, a recovery code)."""
 
     code = forms.CharField(
@@ -166,7 +169,7 @@ class CodeForm(forms.Form):
         return code
 
 
-class SudoForm(forms.Form):
+class SudoForm(NoSilentTruncation, forms.Form):
     password = forms.CharField(
         label="Password", strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
@@ -187,7 +190,7 @@ class SudoForm(forms.Form):
 NAME_NEEDED = "Give the app password a name, e.g. “Phone”."
 
 
-class AppPasswordForm(forms.Form):
+class AppPasswordForm(NoSilentTruncation, forms.Form):
     name = forms.CharField(
         label="Name", max_length=60,
         help_text="Where you will use it, e.g. “Phone” or “Laptop Thunderbird”.",

@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.addresses import normalize_external_address
+from duckmail.forms import NoSilentTruncation
 
 from . import sieve
 from .services import global_rules, scripts
@@ -57,7 +58,7 @@ class CheckboxList(forms.CheckboxSelectMultiple):
         return option
 
 
-class RuleForm(forms.Form):
+class RuleForm(NoSilentTruncation, forms.Form):
     name = forms.CharField(max_length=100)
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
     match = forms.ChoiceField(
@@ -67,7 +68,7 @@ class RuleForm(forms.Form):
     )
 
 
-class ConditionForm(forms.Form):
+class ConditionForm(NoSilentTruncation, forms.Form):
     field = forms.ChoiceField(choices=FIELD_CHOICES, required=False, label="When")
     header = forms.CharField(max_length=100, required=False, label="Header name",
                              widget=forms.TextInput(attrs={"placeholder": "e.g. List-Id"}))
@@ -131,7 +132,7 @@ class ConditionForm(forms.Form):
         return {"field": c["field"], "op": c["op"], "value": c["value"], "header": c.get("header", "")}
 
 
-class ActionForm(forms.Form):
+class ActionForm(NoSilentTruncation, forms.Form):
     kind = forms.ChoiceField(choices=ACTION_CHOICES, required=False, label="Then")
     folder = forms.ChoiceField(choices=[], required=False, label="Folder")
     address = forms.CharField(max_length=254, required=False, label="Address",
@@ -238,7 +239,7 @@ def clean_rule(form, cond_fs, act_fs) -> dict | None:
     }
 
 
-class OptionsForm(forms.Form):
+class OptionsForm(NoSilentTruncation, forms.Form):
     includes = forms.MultipleChoiceField(
         choices=[], required=False, widget=CheckboxList, label="Global rules",
     )
@@ -254,7 +255,7 @@ class OptionsForm(forms.Form):
         ]
 
 
-class VacationForm(forms.Form):
+class VacationForm(NoSilentTruncation, forms.Form):
     enabled = forms.BooleanField(required=False, label="Send an automatic reply")
     subject = forms.CharField(max_length=200, required=False, initial="Out of office")
     body = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 6}), label="Message")
@@ -284,7 +285,7 @@ class VacationForm(forms.Form):
         return cleaned
 
 
-class ScriptForm(forms.Form):
+class ScriptForm(NoSilentTruncation, forms.Form):
     name = forms.CharField(max_length=70, label="Script name")
     text = forms.CharField(
         required=False, strip=False, label="Sieve script",
@@ -309,7 +310,7 @@ class ScriptForm(forms.Form):
         return cleaned
 
 
-class UploadForm(forms.Form):
+class UploadForm(NoSilentTruncation, forms.Form):
     file = forms.FileField(label="Sieve file")
     name = forms.CharField(max_length=70, required=False, label="Script name",
                            help_text="Empty: the file's name without .sieve.")

@@ -26,6 +26,24 @@ def test_it_creates_a_member_with_a_mailbox_and_logs_them_in(client, db):
     assert b"carol@duckmail.test" in page.content
 
 
+def test_an_over_long_name_is_refused_with_a_message_not_cut_short(client, db):
+    page = client.get(reverse("signup")).content.decode()
+    assert "maxlength" not in page  # a browser would cut the name without a word
+    response = signup(client, local_part="a" * 65)
+    assert response.status_code == 200
+    assert "at most 64 characters (it has 65)" in " ".join(response.context["form"].errors["local_part"])
+    assert not Member.objects.exclude(email__startswith="admin").exists()
+
+
+def test_a_full_address_on_the_service_domain_signs_up_like_the_name(client, db):
+    assert signup(client, local_part="Carol@DuckMail.test").status_code == 302
+    assert Member.objects.filter(email="carol@duckmail.test").exists()
+    from django.test import Client
+
+    response = signup(Client(), local_part="dave@example.org")
+    assert response.context["form"].errors["local_part"] == ["Only addresses on duckmail.test can be added here."]
+
+
 @pytest.mark.parametrize("name", ["postmaster", "Abuse", "root", "admin", "hostmaster", "webmaster", "noreply",
                                   "mailer-daemon"])
 def test_it_refuses_reserved_names_next_to_the_field(client, db, name):
