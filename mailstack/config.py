@@ -19,6 +19,7 @@ import grp
 import hashlib
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.template import Context, Engine
 
@@ -96,6 +98,63 @@ def _render(template: str, context: dict) -> str:
     return _engine.get_template(template).render(Context(context, autoescape=False))
 
 
+class MailConfigError(ImproperlyConfigured):
+    """The settings can not make a working production configuration (the message says what to set)."""
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def is_fqdn(name: str) -> bool:
+    """A host name other servers can greet and check: at least two labels, not localhost, not an IP address."""
+    labels = name.lower().split(".")
+    return (
+        len(name) <= 253
+        and len(labels) >= 2
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and "localhost" not in (labels[0], labels[-1])
+        and not labels[-1].isdigit()
+    )
+
+
+def _pem_problem(variable: str, path: str, marker: str, what: str) -> str | None:
+    """Why `path` can not serve as `what` (None if it can): the daemons read it only when a client connects."""
+    hint = f"set {variable} to the {what} (PEM)"
+    if not path:
+        return f"{variable} is empty: {hint}"
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            text = f.read(1 << 20)
+    except OSError as e:
+        return f"{variable}={path} can not be read ({e.strerror}): {hint}"
+    if marker not in text:
+        return f"{variable}={path} holds no {marker.strip('-')}: {hint}"
+    return None
+
+
+def production_tls() -> tuple[str, str, str]:
+    """(host name, certificate, key) for the production variant, or MailConfigError naming what to set.
+
+    Without a certificate Postfix's submission (TLS required) refuses everyone and Dovecot
+    every login; with `localhost` as its name the MX greets and says HELO as a name no other
+    server accepts. Every problem is reported at once."""
+    hostname = settings.MAIL_HOSTNAME or socket.getfqdn()
+    problems = []
+    if not is_fqdn(hostname):
+        source = "DUCKMAIL_MAIL_HOSTNAME" if settings.MAIL_HOSTNAME else "the machine's name (DUCKMAIL_MAIL_HOSTNAME is empty)"
+        problems.append(f"host name {hostname!r} from {source} is not a fully-qualified name: "
+                        f"set DUCKMAIL_MAIL_HOSTNAME to the name in the MX record and certificate (mail.example.org)")
+    for variable, path, marker, what in (
+        ("DUCKMAIL_TLS_CERT", settings.TLS_CERT, "-----BEGIN CERTIFICATE-----", "certificate chain"),
+        ("DUCKMAIL_TLS_KEY", settings.TLS_KEY, "PRIVATE KEY-----", "private key"),
+    ):
+        if problem := _pem_problem(variable, path, marker, what):
+            problems.append(problem)
+    if problems:
+        raise MailConfigError("the production mail configuration needs TLS and a host name:\n  " + "\n  ".join(problems))
+    return hostname, str(Path(settings.TLS_CERT).resolve()), str(Path(settings.TLS_KEY).resolve())
+
+
 def generate(
     out_dir: str | Path,
     *,
@@ -104,12 +163,20 @@ def generate(
     vmail_dir: str | Path | None = None,
     instance_name: str = "duckmail",
 ) -> Path:
-    """Write the whole mail-server configuration into `out_dir`; return the Dovecot config path."""
+    """Write the whole mail-server configuration into `out_dir`; return the Dovecot config path.
+
+    The production variant raises MailConfigError, before writing anything, without a readable
+    certificate and key or a fully-qualified host name (see production_tls)."""
     if variant not in ("dev", "test", "production"):
         raise ValueError(f"unknown variant {variant!r}")
+    production = variant == "production"
+    if production:
+        hostname, tls_cert, tls_key = production_tls()
+    else:
+        hostname = settings.MAIL_HOSTNAME or f"mail.{settings.SERVICE_DOMAIN}"
+        tls_cert, tls_key = settings.TLS_CERT, settings.TLS_KEY
     out = Path(out_dir).resolve()
     ports = ports or Ports()
-    production = variant == "production"
     mail_user = pwd.getpwnam(settings.MAIL_USER)
     dovecot_dir = out / "dovecot"
     postfix_dir = out / "postfix"
@@ -150,10 +217,10 @@ def generate(
         "listen": listen,
         "lmtp_listen": settings.MAIL_HOST,
         "trusted_networks": "127.0.0.0/8 ::1",
-        "tls_cert": settings.TLS_CERT,
-        "tls_key": settings.TLS_KEY,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
         "domain": settings.SERVICE_DOMAIN,
-        "hostname": settings.MAIL_HOSTNAME or (socket.getfqdn() if production else f"mail.{settings.SERVICE_DOMAIN}"),
+        "hostname": hostname,
         "mail_host": settings.MAIL_HOST,
         "mail_uid": mail_user.pw_uid,
         "mail_gid": mail_user.pw_gid,

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from mailstack import config
 
@@ -12,6 +12,9 @@ class Command(BaseCommand):
         parser.add_argument("--variant", choices=["dev", "test", "production"], default="dev")
 
     def handle(self, *args, **options):
-        conf = config.generate(options["dir"], variant=options["variant"])
+        try:
+            conf = config.generate(options["dir"], variant=options["variant"])
+        except config.MailConfigError as e:  # settings to fix, not a bug: the message, no traceback
+            raise CommandError(str(e)) from e
         self.stdout.write(f"Dovecot: dovecot -F -c {conf}")
         self.stdout.write(f"Postfix: postfix -c {conf.parent.parent / 'postfix'} start")
