@@ -251,7 +251,8 @@ class OptionsForm(NoSilentTruncation, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["includes"].choices = [
-            (r.name, f"{r.name}: {r.description}") for r in global_rules.offered_global_rules()
+            # Members read what a rule does; its name is the admins' (and scripts') handle.
+            (r.name, r.description or r.name) for r in global_rules.offered_global_rules()
         ]
 
 

@@ -73,6 +73,19 @@ def test_the_filters_page_shows_the_default_rules_and_the_nav_link(owner_client)
     assert 'type="checkbox" name="includes" value="incoming_spam" id="id_includes_0" checked' in body
 
 
+def test_the_filters_page_shows_members_what_a_global_rule_does_not_its_internal_name(owner_client):
+    body = owner_client.get(reverse("filters:index")).content.decode()
+    text = re.sub(r"<[^>]+>", " ", body)  # what a member reads, without the form's values
+    assert "Spam goes to the Junk folder and is flagged important." in text
+    assert "incoming_spam" not in text
+
+
+def test_the_logo_needs_no_emoji_font(owner_client):
+    body = owner_client.get(reverse("filters:index")).content.decode()
+    header = body.split('<header class="top">')[1].split("</header>")[0]
+    assert "🦆" not in header and "img/duck.svg" in header
+
+
 def test_pages_need_a_login(client):
     response = client.get(reverse("filters:index"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
