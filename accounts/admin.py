@@ -16,7 +16,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import app_passwords, services, twofactor
-from .models import Address, AuditAction, AuditLog, MailToken, Member, QuotaRequest, RedirectionTarget
+from .models import Address, AuditAction, AuditLog, MailToken, Member, OutboxMail, QuotaRequest, RedirectionTarget
 
 
 def may_act_on(admin_member: Member, member: Member | None) -> bool:
@@ -362,3 +362,26 @@ def _admin_password_change(request, extra_context=None):
 
 
 admin.site.password_change = _admin_password_change
+
+
+@admin.register(OutboxMail)
+class OutboxMailAdmin(admin.ModelAdmin):
+    """The mails the service owes members: what is waiting, why, and what was sent. Read-only:
+    the sweep retries by itself, and the message is as it was written at the change."""
+
+    list_display = ("recipient", "kind", "created_at", "sent_at", "dropped_at", "attempts", "next_attempt_at",
+                    "last_error")
+    list_filter = ("kind", ("sent_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("recipient", "message_id")
+    fields = ("recipient", "kind", "message_id", "created_at", "sent_at", "dropped_at", "attempts", "next_attempt_at",
+              "last_error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -285,3 +285,48 @@ class MailToken(models.Model):
 
     def __str__(self):
         return f"{self.member}: {self.name} ({self.get_kind_display()})"
+
+
+class OutboxMail(models.Model):
+    """A mail the service owes a member, written in the same transaction as the change it tells of.
+
+    A worker delivers it over LMTP as soon as the change commits (accounts.outbox.deliver); a
+    periodic sweep retries what is still unsent, so neither Redis being down when it was
+    queued, nor a worker killed mid-task, nor Dovecot being down for a while loses it. The
+    message is built at the time of the change, so it says what was true then, and its
+    Message-ID is fixed: the one duplicate the outbox can not rule out is recognisable.
+    """
+
+    class Kind(models.TextChoices):
+        SECURITY_NOTICE = "security_notice", "Security notice"
+        QUOTA_DECISION = "quota_decision", "Quota decision"
+        QUOTA_WARNING = "quota_warning", "Quota warning"
+
+    # Null once the member is deleted: the mail is then dropped, not retried.
+    member = models.ForeignKey(Member, null=True, on_delete=models.SET_NULL, related_name="+")
+    recipient = models.CharField(max_length=254)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.BinaryField()
+    message_id = models.CharField("Message-ID", max_length=254)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Set instead of sent_at when the member was disabled or deleted before delivery.
+    dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "outbox mail"
+        verbose_name_plural = "outbox"
+        indexes = [
+            # The sweep's question: what is unsent and due? (A handful of rows, however big the table.)
+            models.Index(
+                fields=["next_attempt_at"], name="outbox_mail_due",
+                condition=models.Q(sent_at__isnull=True, dropped_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.recipient}"

@@ -6,6 +6,7 @@ writes these models. Views and tasks call these; these call the protocol modules
 
 import logging
 from datetime import timedelta
+from email.message import EmailMessage
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,13 +15,13 @@ from django.utils import timezone
 
 from domains.models import Domain
 from domains.services import member_domains, service_domain
-from duckmail.lib import imap, lmtp
-from duckmail.queue import enqueue, enqueue_on_commit
+from duckmail.lib import imap
+from duckmail.queue import enqueue
 from mailstack import doveadm
 
-from . import emails, mailaccess
+from . import emails, mailaccess, outbox
 from .addresses import normalize_domain, normalize_external_address, normalize_local_part, split_address
-from .models import Address, AuditAction, AuditLog, MailToken, Member, QuotaRequest, RedirectionTarget
+from .models import Address, AuditAction, AuditLog, MailToken, Member, OutboxMail, QuotaRequest, RedirectionTarget
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +46,19 @@ SECURITY_NOTICES = {
 def audit(action: AuditAction, *, actor: Member | None = None, member: Member | None = None, **details) -> AuditLog:
     entry = AuditLog.objects.create(action=action, actor=actor, member=member, details=details)
     if action in SECURITY_NOTICES and member is not None:
-        enqueue_on_commit("accounts.tasks.send_security_notice", entry.pk)
+        # In the outbox with the change itself: the notice exists if and only if the change does.
+        outbox.queue_mail(member, security_notice(entry), OutboxMail.Kind.SECURITY_NOTICE)
     return entry
 
 
-def send_security_notice(entry: AuditLog) -> None:
-    """Mail the member (into their INBOX) what changed in their account's security."""
+def security_notice(entry: AuditLog) -> EmailMessage:
+    """The mail telling the member (into their INBOX) what changed in their account's security."""
     subject, what = SECURITY_NOTICES[entry.action]
     details = {"name": "", "left": "?", **entry.details}
-    message = emails.security_notice(
+    return emails.security_notice(
         entry.member.email, subject.format(**details), what.format(**details), entry.created_at,
         by_admin=entry.actor is not None and entry.actor != entry.member,
     )
-    lmtp.deliver(entry.member.email, message)
 
 
 # Domains ---------------------------------------------------------------------------
@@ -286,16 +287,15 @@ def decide_quota_request(qr: QuotaRequest, approve: bool, *, actor: Member, note
         set_quota(qr.member, qr.requested_mb, actor=actor)
     decided = AuditAction.QUOTA_REQUEST_APPROVED if approve else AuditAction.QUOTA_REQUEST_REJECTED
     audit(decided, actor=actor, member=qr.member, requested_mb=qr.requested_mb)
-    enqueue_on_commit("accounts.tasks.notify_quota_decision", qr.pk)
+    outbox.queue_mail(qr.member, quota_decision(qr), OutboxMail.Kind.QUOTA_DECISION)
 
 
-def notify_quota_decision(qr: QuotaRequest) -> None:
-    """Tell the member, in their INBOX, what the administrators decided."""
+def quota_decision(qr: QuotaRequest) -> EmailMessage:
+    """The mail telling the member, in their INBOX, what the administrators decided."""
     member = qr.member
-    message = emails.quota_decision(
+    return emails.quota_decision(
         member.email, qr.status == QuotaRequest.Status.APPROVED, qr.requested_mb, member.quota_mb, qr.admin_note
     )
-    lmtp.deliver(member.email, message)
 
 
 @transaction.atomic
@@ -333,19 +333,20 @@ def refresh_quota_usage_if_stale(member: Member) -> None:
 def refresh_quota_usage(member: Member) -> int | None:
     """Ask Dovecot for the member's usage, store it, and mail a warning on a newly crossed level.
 
-    Returns the level warned about, if any. A failed warning mail re-arms that level so
-    the next refresh tries again.
+    Returns the level warned about, if any. The warning goes to the outbox with the new
+    level, so a mail server that is down delays it but can not lose it.
     """
     with mailaccess.imap(member) as client:
         usage = imap.quota_usage(client)
-    previous_level = member.quota_warning_level
-    crossed = record_quota_usage(member, usage.used_kb, usage.limit_kb)
-    if crossed:
-        percent = member.quota_percent
-        try:
-            lmtp.deliver(member.email, emails.quota_warning(member.email, percent, member.quota_used_mb, member.quota_mb))
-        except lmtp.DeliveryError:
-            Member.objects.filter(pk=member.pk).update(quota_warning_level=previous_level)
-            raise
-        audit(AuditAction.QUOTA_WARNING_SENT, member=member, level=crossed, percent=percent)
+    with transaction.atomic():
+        # Two refreshes at once (beat and the account page) must not both warn for one level.
+        member.quota_warning_level = (
+            Member.objects.select_for_update().values_list("quota_warning_level", flat=True).get(pk=member.pk)
+        )
+        crossed = record_quota_usage(member, usage.used_kb, usage.limit_kb)
+        if crossed:
+            percent = member.quota_percent
+            warning = emails.quota_warning(member.email, percent, member.quota_used_mb, member.quota_mb)
+            outbox.queue_mail(member, warning, OutboxMail.Kind.QUOTA_WARNING)
+            audit(AuditAction.QUOTA_WARNING_SENT, member=member, level=crossed, percent=percent)
     return crossed

@@ -243,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.refresh_all_quota_usage",
         "schedule": envint("QUOTA_REFRESH_SECONDS", 15 * 60),
     },
+    "sweep-outbox": {
+        "task": "accounts.tasks.sweep_outbox",
+        "schedule": 60,
+    },
 }
 
 # The mail stack. Ports are loopback defaults; each one is an environment variable.
@@ -265,6 +269,8 @@ PUBLIC_MAIL_SECURITY = envstr("PUBLIC_MAIL_SECURITY", "none (development)" if DE
 # Sign-ups from one client address per hour (accounts.throttle.count_signup).
 SIGNUP_PER_ADDRESS_PER_HOUR = envint("SIGNUP_PER_ADDRESS_PER_HOUR", 5)
 SUPPORT_ADDRESS = envstr("SUPPORT_ADDRESS", f"postmaster@{SERVICE_DOMAIN}")
+# Days the outbox (accounts.outbox) keeps mails after they were sent (or dropped), for the admin.
+OUTBOX_KEEP_DAYS = envint("OUTBOX_KEEP_DAYS", 7)
 # Passwords `manage.py bootstrap` gives the admin and demo accounts it creates (`make run`);
 # empty: generated and printed once.
 BOOTSTRAP_ADMIN_PASSWORD = envstr("ADMIN_PASSWORD")

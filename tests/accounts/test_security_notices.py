@@ -3,6 +3,7 @@
 import pytest
 
 from accounts import app_passwords, services, twofactor
+from accounts.models import OutboxMail
 from tests.helpers import PASSWORD, bodies, subjects
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,3 +42,5 @@ def test_the_change_stands_when_the_mail_server_is_down(alice, settings):
     settings.LMTP_PORT = 1  # nothing listens: the notice fails, the app password does not
     token, _secret = app_passwords.create_app_password(alice, "Laptop")
     assert app_passwords.app_passwords(alice).filter(pk=token.pk).exists()
+    # The notice waits in the outbox for the sweep (tests/accounts/test_outbox.py).
+    assert OutboxMail.objects.get(recipient="alice@duckmail.test", sent_at__isnull=True).attempts == 1
