@@ -14,3 +14,18 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// <button data-copy="#id">: copy that element's text (a key, a new app password), spaces
+// and all (both are accepted with or without them), and say so on the button.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source || !navigator.clipboard) return;
+  try {
+    await navigator.clipboard.writeText(source.textContent.trim());
+    button.textContent = "Copied";
+  } catch (error) {
+    button.textContent = "Select and copy by hand";
+  }
+});

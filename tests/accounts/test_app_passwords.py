@@ -24,7 +24,7 @@ def create_on_page(client, name: str) -> tuple[MailToken, str]:
     assert response.status_code == 302, response.content
     response = client.get(response.url)
     assert response["Cache-Control"] == "no-store"
-    secret = re.search(r'<code class="secret">([a-z ]+)</code>', response.content.decode()).group(1)
+    secret = re.search(r'<code class="secret" id="new-secret">([a-z ]+)</code>', response.content.decode()).group(1)
     return MailToken.objects.get(name=name), secret
 
 
@@ -238,7 +238,7 @@ def test_creating_an_app_password_redirects_and_shows_the_secret_once(alice_clie
     response = alice_client.post(reverse("app_password_create"), {"name": "Phone"})
     assert response.status_code == 302 and response.url == reverse("security") + "#new-app-password"
     page = alice_client.get(response.url).content.decode()
-    secret = re.search(r'<code class="secret">([a-z ]+)</code>', page).group(1)
+    secret = re.search(r'<code class="secret" id="new-secret">([a-z ]+)</code>', page).group(1)
     token = MailToken.objects.get(member=alice, kind="app")
     assert (token.token_hash, token.grouped_hash) == app_passwords.token_hashes(secret)
     assert "App password for <strong>Phone</strong>" in page
@@ -254,3 +254,18 @@ def test_a_blank_app_password_name_gets_the_custom_message(alice_client, name):
     assert response.status_code == 400
     assert response.context["app_password_form"].errors["name"] == ["Give the app password a name, e.g. “Phone”."]
     assert "This field is required" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_app_password_is_copied_with_one_click(page, alice, log_in):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    log_in(page)  # a fresh login is in sudo mode
+    page.goto("/account/security/")
+    page.fill("#id_name", "Phone")
+    page.click("form[action$='/app-passwords/'] button[type=submit]")
+    secret = page.inner_text("#new-secret")
+    page.click("button[data-copy='#new-secret']")
+    page.wait_for_function("document.querySelector(\"button[data-copy='#new-secret']\").textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    # Times on the page say their zone.
+    assert re.search(r"\d{2}:\d{2} UTC", page.inner_text("#app-passwords"))
