@@ -1,5 +1,6 @@
 """The account page: adding and removing aliases and redirections, the address limit, and asking for more space."""
 
+import pytest
 from django.urls import reverse
 
 from accounts import services
@@ -115,3 +116,30 @@ def test_the_account_page_has_no_duplicate_ids(alice_client):
     page = alice_client.get(reverse("account")).content.decode()
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+def _fits(page, selector: str) -> None:
+    """Every control and cell of `selector` lies inside the phone's screen: nothing to scroll to."""
+    width = page.evaluate("window.innerWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for box in page.eval_on_selector_all(f"{selector} td, {selector} button, {selector} .button",
+                                         "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().right)"):
+        assert box <= width + 0.5, selector
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_the_addresses_and_mail_program_settings_fit_the_screen(page, alice, log_in):
+    from accounts import app_passwords
+
+    services.add_alias(alice, "a-rather-long-alias-for-newsletters")
+    services.add_redirection(alice, "forwarding", ["someone.with.a.long.address@example.org"], keep_copy=True)
+    app_passwords.create_app_password(alice, "Thunderbird-on-the-laptop-in-the-study-upstairs-by-the-door")
+    page.set_viewport_size({"width": 360, "height": 780})
+    log_in(page)
+    _fits(page, "#address-list")
+    _fits(page, "#mail-settings")
+    assert page.is_visible("#address-list button:has-text('Remove')")
+    assert page.is_visible("#mail-settings td[data-label='Port']") and page.is_visible("#mail-settings td[data-label='Security']")
+    page.goto("/account/security/")
+    _fits(page, "table.app-passwords")
+    assert page.is_visible("table.app-passwords .button:has-text('Revoke')")
