@@ -152,11 +152,15 @@ def verify_second_factor(member: Member, code: str) -> str | None:
         return "totp"
     recovery = "".join(code.split()).replace("-", "").lower()
     if recovery:
-        deleted, _ = StaticToken.objects.filter(
-            device__user=member, device__confirmed=True, token=recovery
-        ).delete()
+        # One transaction: a used code and the notice about it (an outbox row) go together.
+        with transaction.atomic():
+            deleted, _ = StaticToken.objects.filter(
+                device__user=member, device__confirmed=True, token=recovery
+            ).delete()
+            if deleted:
+                audit(AuditAction.TWO_FACTOR_RECOVERY_CODE_USED, actor=member, member=member,
+                      left=recovery_codes_left(member))
         if deleted:
-            audit(AuditAction.TWO_FACTOR_RECOVERY_CODE_USED, actor=member, member=member, left=recovery_codes_left(member))
             return "recovery"
     return None
 

@@ -1,6 +1,6 @@
 """Queueing Celery tasks by name: the one way services hand work to the workers.
 
-By name (`"accounts.tasks.send_security_notice"`), so that a services module never
+By name (`"accounts.tasks.deliver_outbox_mail"`), so that a services module never
 imports its own app's tasks module (which imports the services back). Mostly on commit:
 a worker must never look for a row the web has not committed yet.
 """
