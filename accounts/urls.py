@@ -1,10 +1,9 @@
 from django.urls import path
-from django.views.generic import RedirectView
 
-from .views import account, app_passwords, login, password, security_page, signup, sudo, twofactor
+from .views import account, app_passwords, home, login, password, security_page, signup, sudo, twofactor
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="account"), name="home"),
+    path("", home.home, name="home"),
     path("signup/", signup.signup, name="signup"),
     path("login/", login.login_view, name="login"),
     path("login/code/", login.login_code, name="login_code"),

@@ -68,3 +68,13 @@ def test_logging_out_says_so_on_the_login_page(alice_client):
     assert response.redirect_chain[-1][0] == reverse("login")
     assert '<li class="info" role="status">You are logged out.</li>' in response.content.decode()
     assert alice_client.get(reverse("account")).status_code == 302
+
+
+def test_the_front_page_says_what_the_service_is_before_asking_to_log_in(client, alice):
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "a mail service run for its members" in body and "duckmail.test" in body
+    assert f'href="{reverse("login")}"' in body and f'href="{reverse("signup")}"' in body
+    client.force_login(alice)
+    assert client.get(reverse("home")).url == reverse("account")
