@@ -9,6 +9,7 @@ from base64 import b32encode
 import qrcode
 import qrcode.image.svg
 from django.contrib.auth.decorators import login_required
+from django.forms.utils import ErrorDict, ErrorList
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,10 +32,19 @@ def _grouped(text: str, size: int = 4) -> str:
     return " ".join(text[i:i + size] for i in range(0, len(text), size))
 
 
+def _check_form_with_error(error: str) -> CodeForm:
+    """The "Check code" form as a wrong code left it, after the redirect: empty, with the error."""
+    form = CodeForm(allow_recovery=False, label="Check code", prefix="check")
+    form._errors = ErrorDict({"code": ErrorList([error])})
+    return form
+
+
 def render_security_page(request, status: int = 200, **extra) -> HttpResponse:
     """The Settings page; a form passed by name (one with errors) replaces the empty one, and
     any other keyword goes to the template as it is."""
     member = request.user
+    if "check_error" in extra and "check_form" not in extra:
+        extra["check_form"] = _check_form_with_error(extra.pop("check_error"))
     two_factor_on = twofactor.two_factor_enabled(member)
     pending = None if two_factor_on else twofactor.pending_totp_device(member)
     context = {

@@ -62,9 +62,9 @@ def _code_or_throttled(request, form: CodeForm, check) -> tuple[bool, int]:
 @sensitive_post_parameters()
 def two_factor_check(request):
     """ "Check code": proves the phone app works; activates nothing."""
-    form = CodeForm(request.POST, allow_recovery=False, prefix="check")
+    form = CodeForm(request.POST, allow_recovery=False, label="Check code", prefix="check")
     if not form.is_valid():
-        return render_security_page(request, status=400, check_form=form)
+        return _check_again(request, form.errors["code"][0])
     if twofactor.pending_totp_device(request.user) is None:
         messages.error(request, "Click “Setup all fields (needs Save)” first.")
         return redirect("security")
@@ -78,9 +78,14 @@ def two_factor_check(request):
     if ok:
         messages.success(request, "The code is right: your app works. Now show and keep your recovery codes.")
         return security_redirect("two-factor")
-    if not form.has_error("code"):
-        form.add_error("code", twofactor.WRONG_SETUP_CODE)
-    return render_security_page(request, status=400, check_form=form)
+    return _check_again(request, form.errors["code"][0] if form.has_error("code") else twofactor.WRONG_SETUP_CODE)
+
+
+def _check_again(request, error: str):
+    """Back to the Settings page with the error next to "Check code" (POST-redirect-GET: a
+    reload does not send the code again)."""
+    keep_for_next_page(request, check_error=error)
+    return security_redirect("two-factor")
 
 
 @login_required

@@ -91,9 +91,14 @@ def test_the_whole_flow_from_set_up_to_logging_in_with_a_code(alice_client, alic
     # 2. "Check code": a wrong code says so next to the field and saves nothing.
     wrong = f"{(int(next_code(key, alice)) + 1) % 1000000:06d}"
     response = alice_client.post(reverse("two_factor_check"), {"check-code": wrong})
-    assert response.status_code == 400
+    # POST-redirect-GET: a reload of the page does not send the code again.
+    assert response.status_code == 302 and response.url == reverse("security") + "#two-factor"
+    response = alice_client.get(response.url)
     assert "That code is not right" in response.context["check_form"].errors["code"][0]
     assert b'id="id_check-code_error"' in response.content
+    assert response.context["check_form"]["code"].label == "Check code"  # the field keeps its name
+    # Shown once: the next visit is clean.
+    assert not alice_client.get(reverse("security")).context["check_form"].errors
     assert not twofactor.setup_code_checked(twofactor.pending_totp_device(alice))
     # Recovery codes and Save are not offered before a right code.
     response = alice_client.post(reverse("two_factor_save"))
@@ -437,8 +442,7 @@ def test_wrong_codes_while_setting_up_do_not_lock_the_members_logins(alice_clien
     settings.THROTTLE_ACCOUNT_FAILURES = 3
     alice_client.post(reverse("two_factor_setup"))
     for _ in range(5):
-        response = alice_client.post(reverse("two_factor_check"), {"check-code": "000000"})
-        assert response.status_code == 400
+        response = alice_client.post(reverse("two_factor_check"), {"check-code": "000000"}, follow=True)
         assert twofactor.WRONG_SETUP_CODE in response.content.decode()
     # The set-up checks the member's own new secret: the login is not locked by it.
     assert login(client).status_code == 302
