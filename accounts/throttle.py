@@ -124,7 +124,9 @@ class LoginThrottle:
 
     def failure(self) -> None:
         """Count a failed attempt; raise Throttled if this failure locked a key."""
-        window = settings.THROTTLE_WINDOW_SECONDS
+        # The count outlives the longest lock: were it to expire with the lock, every lock
+        # would end with a fresh budget of guesses and the doubling would never grow.
+        window = settings.THROTTLE_WINDOW_SECONDS + settings.THROTTLE_MAX_LOCK_SECONDS
         locked_for = 0
         try:
             r = client()

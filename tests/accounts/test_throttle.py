@@ -190,3 +190,19 @@ def test_ipv6_clients_are_counted_by_their_64(client, alice, bob, quick_throttle
     assert login(client, username="bob@duckmail.test", REMOTE_ADDR="2001:db8:0:1::99").status_code == 429
     # Another /64 is another client.
     assert login(client, username="bob@duckmail.test", REMOTE_ADDR="2001:db8:0:2::1").status_code == 302
+
+
+def test_the_count_outlives_the_lock_so_locks_keep_doubling(client, alice, settings):
+    import time
+
+    settings.THROTTLE_ACCOUNT_FAILURES = 2
+    settings.THROTTLE_WINDOW_SECONDS = 1
+    settings.THROTTLE_LOCK_SECONDS = 2
+    settings.THROTTLE_MAX_LOCK_SECONDS = 4
+    for _ in range(2):
+        login(client, password="wrong-password")
+    assert login(client).status_code == 429
+    time.sleep(2.2)  # the lock lifts, and the one-second window has passed
+    response = login(client, password="wrong-password")
+    # Still counted: this third failure locks for twice as long.
+    assert response.status_code == 429 and "4 seconds" in response.content.decode()
