@@ -22,7 +22,8 @@ from functools import lru_cache
 
 import redis
 from django.conf import settings
-from django.http import HttpRequest
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
 
 from duckmail.lib.errors import BackendUnavailable
 
@@ -81,18 +82,50 @@ def _digest(value: str) -> str:
 IN_FLIGHT_MS = 5000
 
 
-class LoginThrottle:
-    """The throttle for one login attempt: `account` as typed (normalised), `address` of the client."""
+KNOWN_DEVICE_COOKIE = "duckmail_known_device"
+_KNOWN_DEVICE_SALT = "accounts.throttle.known-device"
+KNOWN_DEVICE_MAX_AGE = 365 * 24 * 3600
 
-    def __init__(self, account: str, address: str):
+
+def _account_digest(account: str) -> str:
+    return _digest(account.strip().lower())
+
+
+def remember_device(response: HttpResponse, account: str) -> None:
+    """After a complete login: this browser is the account's own from now on (a signed cookie)."""
+    value = signing.dumps(_account_digest(account), salt=_KNOWN_DEVICE_SALT)
+    response.set_cookie(KNOWN_DEVICE_COOKIE, value, max_age=KNOWN_DEVICE_MAX_AGE, httponly=True,
+                        secure=settings.SESSION_COOKIE_SECURE, samesite="Lax")
+
+
+def is_known_device(request: HttpRequest, account: str) -> bool:
+    """Whether this browser logged in to `account` before (and kept the cookie that says so)."""
+    value = request.COOKIES.get(KNOWN_DEVICE_COOKIE)
+    if not value:
+        return False
+    try:
+        return signing.loads(value, salt=_KNOWN_DEVICE_SALT, max_age=KNOWN_DEVICE_MAX_AGE) == _account_digest(account)
+    except signing.BadSignature:
+        return False
+
+
+class LoginThrottle:
+    """The throttle for one login attempt: `account` as typed (normalised), `address` of the client.
+
+    A browser the account's owner logged in with before (`remember_device`) counts against
+    an account key of its own: strangers' failures lock strangers out, never the owner.
+    """
+
+    def __init__(self, account: str, address: str, *, known_device: bool = False):
         prefix = settings.THROTTLE_KEY_PREFIX
-        self.account = _Key(f"{prefix}account:{_digest(account.strip().lower())}", settings.THROTTLE_ACCOUNT_FAILURES)
+        kind = "account-known" if known_device else "account"
+        self.account = _Key(f"{prefix}{kind}:{_account_digest(account)}", settings.THROTTLE_ACCOUNT_FAILURES)
         # IPv6 clients by their /64, like sign-ups: one machine may rotate through a whole /64.
         self.address = _Key(f"{prefix}address:{_digest(_network(address))}", settings.THROTTLE_ADDRESS_FAILURES)
 
     @classmethod
     def for_request(cls, request: HttpRequest, account: str) -> "LoginThrottle":
-        return cls(account, client_address(request))
+        return cls(account, client_address(request), known_device=is_known_device(request, account))
 
     def check(self) -> None:
         """Raise Throttled if the account or the address is locked right now."""

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from .. import twofactor
 from ..forms import CodeForm, LoginForm, normalize_login
 from ..navigation import safe_next
-from ..throttle import LoginThrottle, Throttled
+from ..throttle import LoginThrottle, Throttled, remember_device
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -63,7 +63,9 @@ def login_view(request):
     # A half-finished 2FA login of someone else in this browser must not linger.
     twofactor.end_pending_login(request)
     login(request, member, backend=MODEL_BACKEND)
-    return redirect(safe_next(request, next_url))
+    response = redirect(safe_next(request, next_url))
+    remember_device(response, member.email)
+    return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -101,7 +103,9 @@ def login_code(request):
                     left = twofactor.recovery_codes_left(member)
                     messages.warning(request, f"You logged in with a recovery code; it can not be used again. "
                                               f"{left} left. Make new ones under Settings if you are running out.")
-                return redirect(safe_next(request, next_url))
+                response = redirect(safe_next(request, next_url))
+                remember_device(response, member.email)
+                return response
             form.add_error("code", twofactor.WRONG_CODE)
             status = 400
             throttle.failure()

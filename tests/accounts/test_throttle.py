@@ -206,3 +206,33 @@ def test_the_count_outlives_the_lock_so_locks_keep_doubling(client, alice, setti
     response = login(client, password="wrong-password")
     # Still counted: this third failure locks for twice as long.
     assert response.status_code == 429 and "4 seconds" in response.content.decode()
+
+
+def test_strangers_failures_do_not_lock_the_owner_out_of_a_browser_they_used_before(client, alice, quick_throttle):
+    from django.test import Client
+
+    from accounts.throttle import KNOWN_DEVICE_COOKIE
+
+    assert login(client).status_code == 302  # the owner's own browser, once
+    assert client.cookies[KNOWN_DEVICE_COOKIE].value
+    client.post(reverse("logout"))
+    stranger = Client(REMOTE_ADDR="192.0.2.66")
+    for _ in range(3):
+        login(stranger, password="wrong-password")
+    assert login(stranger).status_code == 429  # even the right password, from elsewhere
+    assert login(Client(REMOTE_ADDR="192.0.2.67")).status_code == 429
+    # The owner's browser is counted apart and logs in.
+    assert login(client).status_code == 302
+
+
+def test_a_known_device_cookie_is_for_one_account_and_can_not_be_forged(client, alice, bob, quick_throttle):
+    from accounts.throttle import KNOWN_DEVICE_COOKIE
+
+    login(client)
+    client.post(reverse("logout"))
+    for _ in range(3):
+        login(client, username="bob@duckmail.test", password="wrong-password", REMOTE_ADDR="192.0.2.80")
+    # Alice's cookie does not help for bob, and a forged one helps nobody.
+    assert login(client, username="bob@duckmail.test", REMOTE_ADDR="192.0.2.81").status_code == 429
+    client.cookies[KNOWN_DEVICE_COOKIE] = "bob-forged"
+    assert login(client, username="bob@duckmail.test", REMOTE_ADDR="192.0.2.81").status_code == 429
