@@ -24,7 +24,8 @@ urlpatterns = [
     path("account/security/2fa/cancel/", twofactor.two_factor_cancel, name="two_factor_cancel"),
     path("account/security/2fa/disable/", twofactor.two_factor_disable, name="two_factor_disable"),
     path("account/security/2fa/new-recovery-codes/", twofactor.two_factor_regenerate, name="two_factor_regenerate"),
-    path("account/security/app-passwords/", app_passwords.app_password_create, name="app_password_create"),
+    path("account/security/app-passwords/", security_page.app_passwords_page, name="app_passwords"),
+    path("account/security/app-passwords/new/", app_passwords.app_password_create, name="app_password_create"),
     path("account/security/app-passwords/<int:token_id>/revoke/", app_passwords.app_password_revoke,
          name="app_password_revoke"),
 ]

@@ -33,7 +33,7 @@ def app_password_create(request):
             # Shown once, on the page this redirects to: the database keeps just its hash.
             keep_for_next_page(request, new_app_password_name=token.name, new_secret=secret)
             return security_redirect("new-app-password")
-    return render_security_page(request, status=400, app_password_form=form)
+    return render_security_page(request, status=400, tab="app-passwords", app_password_form=form)
 
 
 @login_required

@@ -39,9 +39,9 @@ def _check_form_with_error(error: str) -> CodeForm:
     return form
 
 
-def render_security_page(request, status: int = 200, **extra) -> HttpResponse:
-    """The Settings page; a form passed by name (one with errors) replaces the empty one, and
-    any other keyword goes to the template as it is."""
+def render_security_page(request, status: int = 200, *, tab: str = "two-factor", **extra) -> HttpResponse:
+    """A tab of the Settings page ("two-factor" or "app-passwords"); a form passed by name
+    (one with errors) replaces the empty one, and any other keyword goes to the template."""
     member = request.user
     if "check_error" in extra and "check_form" not in extra:
         extra["check_form"] = _check_form_with_error(extra.pop("check_error"))
@@ -49,12 +49,13 @@ def render_security_page(request, status: int = 200, **extra) -> HttpResponse:
     pending = None if two_factor_on else twofactor.pending_totp_device(member)
     context = {
         "member": member,
+        "tab": tab,
         "two_factor_on": two_factor_on,
         "recovery_codes_left": twofactor.recovery_codes_left(member) if two_factor_on else 0,
         "pending": pending,
         "code_checked": twofactor.setup_code_checked(pending),
         "codes_shown": pending is not None and twofactor.recovery_codes_shown(member),
-        "app_passwords": list(app_passwords(member)),
+        "app_passwords": list(app_passwords(member)) if tab == "app-passwords" else [],
         "check_form": extra.pop("check_form", None) or CodeForm(allow_recovery=False, label="Check code",
                                                                 prefix="check"),
         "disable_form": extra.pop("disable_form", None) or CodeForm(prefix="disable"),
@@ -76,11 +77,19 @@ def render_security_page(request, status: int = 200, **extra) -> HttpResponse:
 
 @login_required
 def security_page(request):
-    """The Settings page (2-Factor Authentication and App passwords tabs). Looking needs no
-    password; every change below does (sudo mode). A new secret made by the POST before is
-    shown here once (POST-redirect-GET)."""
+    """The Settings page's 2-Factor Authentication tab. Looking needs no password; every
+    change does (sudo mode). New recovery codes made by the POST before are shown here once
+    (POST-redirect-GET)."""
     return render_security_page(request, **take_for_this_page(request))
 
 
+@login_required
+def app_passwords_page(request):
+    """The Settings page's App passwords tab; a new app password is shown here once."""
+    return render_security_page(request, tab="app-passwords", **take_for_this_page(request))
+
+
 def security_redirect(anchor: str) -> HttpResponse:
-    return redirect(f"{reverse('security')}#{anchor}")
+    """To the tab that holds `anchor` (the App passwords tab for its own parts)."""
+    page = "app_passwords" if "app-password" in anchor else "security"
+    return redirect(f"{reverse(page)}#{anchor}")

@@ -140,6 +140,6 @@ def test_on_a_phone_the_addresses_and_mail_program_settings_fit_the_screen(page,
     _fits(page, "#mail-settings")
     assert page.is_visible("#address-list button:has-text('Remove')")
     assert page.is_visible("#mail-settings td[data-label='Port']") and page.is_visible("#mail-settings td[data-label='Security']")
-    page.goto("/account/security/")
+    page.goto("/account/security/app-passwords/")
     _fits(page, "table.app-passwords")
     assert page.is_visible("table.app-passwords .button:has-text('Revoke')")

@@ -63,7 +63,7 @@ def test_with_2fa_only_app_passwords_open_imap_pop3_and_managesieve(mail_stack, 
     # Dovecot stamped the last use, and the page lists it.
     token.refresh_from_db()
     assert token.last_used_at is not None
-    page = alice_client.get(reverse("security")).content.decode()
+    page = alice_client.get(reverse("app_passwords")).content.decode()
     assert "Laptop Thunderbird" in page and "never" not in page
     # Someone else's address with alice's app password is refused.
     with pytest.raises(imaplib.IMAP4.error):
@@ -155,7 +155,7 @@ def test_an_expired_token_is_refused(mail_stack, alice):
 def test_a_stranger_can_neither_see_nor_revoke_alices_app_passwords(client, alice, stranger):
     token, _ = app_passwords.create_app_password(alice, "Alice phone")
     client.force_login(stranger)
-    page = client.get(reverse("security"))
+    page = client.get(reverse("app_passwords"))
     assert page.status_code == 200 and b"Alice phone" not in page.content
     assert client.get(reverse("app_password_revoke", args=[token.pk])).status_code == 404
     assert client.post(reverse("app_password_revoke", args=[token.pk])).status_code == 404
@@ -222,13 +222,13 @@ def test_a_password_change_ends_mail_sessions_and_webmail_tokens_but_keeps_app_p
 
 def test_revoking_an_app_password_asks_first_naming_it(alice_client, alice):
     token, _ = app_passwords.create_app_password(alice, "Laptop Thunderbird")
-    page = alice_client.get(reverse("security")).content.decode()
+    page = alice_client.get(reverse("app_passwords")).content.decode()
     assert f'href="{reverse("app_password_revoke", args=[token.pk])}"' in page
     response = alice_client.get(reverse("app_password_revoke", args=[token.pk]))
     assert response.status_code == 200
     page = response.content.decode()
     assert "Revoke “Laptop Thunderbird”?" in page and "Revoke “Laptop Thunderbird”</button>" in page
-    assert f'href="{reverse("security")}#app-passwords">Cancel</a>' in page
+    assert f'href="{reverse("app_passwords")}">Cancel</a>' in page
     assert MailToken.objects.filter(pk=token.pk).exists()
     response = alice_client.post(reverse("app_password_revoke", args=[token.pk]))
     assert response.status_code == 302 and not MailToken.objects.filter(pk=token.pk).exists()
@@ -236,14 +236,14 @@ def test_revoking_an_app_password_asks_first_naming_it(alice_client, alice):
 
 def test_creating_an_app_password_redirects_and_shows_the_secret_once(alice_client, alice):
     response = alice_client.post(reverse("app_password_create"), {"name": "Phone"})
-    assert response.status_code == 302 and response.url == reverse("security") + "#new-app-password"
+    assert response.status_code == 302 and response.url == reverse("app_passwords") + "#new-app-password"
     page = alice_client.get(response.url).content.decode()
     secret = re.search(r'<code class="secret" id="new-secret">([a-z ]+)</code>', page).group(1)
     token = MailToken.objects.get(member=alice, kind="app")
     assert (token.token_hash, token.grouped_hash) == app_passwords.token_hashes(secret)
     assert "App password for <strong>Phone</strong>" in page
     # A reload is a GET: no second app password, and the secret is gone.
-    page = alice_client.get(reverse("security")).content.decode()
+    page = alice_client.get(reverse("app_passwords")).content.decode()
     assert secret not in page and 'id="new-app-password"' not in page
     assert MailToken.objects.filter(member=alice, kind="app").count() == 1
 
@@ -260,9 +260,9 @@ def test_a_blank_app_password_name_gets_the_custom_message(alice_client, name):
 def test_a_new_app_password_is_copied_with_one_click(page, alice, log_in):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     log_in(page)  # a fresh login is in sudo mode
-    page.goto("/account/security/")
+    page.goto("/account/security/app-passwords/")
     page.fill("#id_name", "Phone")
-    page.click("form[action$='/app-passwords/'] button[type=submit]")
+    page.click("form[action$='/app-passwords/new/'] button[type=submit]")
     secret = page.inner_text("#new-secret")
     page.click("button[data-copy='#new-secret']")
     page.wait_for_function("document.querySelector(\"button[data-copy='#new-secret']\").textContent === 'Copied'")

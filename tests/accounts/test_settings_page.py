@@ -21,11 +21,16 @@ def test_the_menu_says_settings_with_the_documented_tabs(alice_client):
     assert f'href="{reverse("security")}">Settings</a>' in nav
     assert ">Security<" not in nav and ">Password<" not in nav
 
-    for url in (reverse("security"), reverse("password_change")):
+    for url, current in ((reverse("security"), "2-Factor Authentication"),
+                         (reverse("app_passwords"), "App passwords"), (reverse("password_change"), "Password")):
         page = alice_client.get(url).content.decode()
         tabs = re.search(r'<nav class="tabs"[^>]*>(.*?)</nav>', page, re.S).group(1)
         assert re.findall(r">([^<]+)</a>", tabs) == ["2-Factor Authentication", "App passwords", "Password"]
         assert "<h1>Settings</h1>" in page
+        # Each tab is a page of its own, and the tab of the page is the highlighted one.
+        assert re.findall(r'aria-current="page">([^<]+)</a>', tabs) == [current]
+    assert 'id="app-passwords"' not in alice_client.get(reverse("security")).content.decode()
+    assert 'id="two-factor"' not in alice_client.get(reverse("app_passwords")).content.decode()
 
 
 def test_changing_the_password_needs_the_old_one(alice_client, alice):
@@ -49,11 +54,11 @@ def test_the_security_page_costs_the_same_queries_for_one_or_many_app_passwords(
 
     app_passwords.create_app_password(alice, "One")
     with CaptureQueriesContext(connection) as one:
-        assert alice_client.get(reverse("security")).status_code == 200
+        assert alice_client.get(reverse("app_passwords")).status_code == 200
     for n in range(5):
         app_passwords.create_app_password(alice, f"Phone {n}")
     with django_assert_max_num_queries(len(one.captured_queries)):
-        page = alice_client.get(reverse("security"))
+        page = alice_client.get(reverse("app_passwords"))
     assert page.content.decode().count(">Revoke</a>") == 6
 
 
