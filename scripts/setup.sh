@@ -38,9 +38,11 @@ if ! psql -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d postgres -tAc 'select 1' 
 fi
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "==> starting Redis"
-  mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/duckmail.log
+  # A broker, not a store, but queued work must outlive a Redis restart: an append-only
+  # file (flushed every second) in a data directory of its own.
+  mkdir -p /var/lib/redis/duckmail /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly yes \
+    --appendfsync everysec --dir /var/lib/redis/duckmail --logfile /var/log/redis/duckmail.log
   for _ in $(seq 50); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 

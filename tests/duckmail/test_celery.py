@@ -13,6 +13,7 @@ from django.db import connection
 from accounts.models import Member
 from accounts.tasks import refresh_all_quota_usage
 from tests.helpers import lmtp_send, make_mail
+from tests.servers import free_port, wait_for_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,3 +103,73 @@ def test_with_redis_down_queueing_gives_up_quickly_and_the_change_stands(tmp_pat
     assert "could not queue accounts.tasks.refresh_quota_usage" in result.stderr + result.stdout
     took = float(result.stdout.split("took")[1])
     assert took < 10, took
+
+
+class ThrowawayRedis:
+    """A redis-server of the test's own on a free loopback port, stopped and started at will (never 6379)."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(self.dir)],
+            cwd=self.dir, stdout=open(self.dir / "redis.log", "a"), stderr=subprocess.STDOUT)
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = ThrowawayRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def wait_for_log(path, text: str, proc: subprocess.Popen, timeout: float = 30, count: int = 1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if path.read_text().count(text) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no {text!r} in the log (exit code {proc.poll()}):\n{path.read_text()}")
+
+
+def test_a_worker_survives_a_redis_outage_and_runs_work_queued_after_it(redis_server, queue, tmp_path):
+    from celery import Celery
+
+    # As `make run` starts it (prefork, gossip, mingle, heartbeats), against a Redis of the test's own.
+    env = dict(celery_env(queue), DUCKMAIL_REDIS_URL=redis_server.url, DUCKMAIL_THROTTLE_REDIS_URL=redis_server.url)
+    log_path = tmp_path / "worker.log"
+    worker = start(["worker", "-Q", queue, "--loglevel", "INFO", "--concurrency", "2"], env, open(log_path, "w"))
+    client = Celery("outage-test", broker=redis_server.url, backend=redis_server.url)
+    client.conf.update(task_default_queue=queue, broker_connection_timeout=2, result_expires=60)
+    try:
+        wait_for_log(log_path, "ready.", worker)
+        assert client.send_task("accounts.tasks.purge_expired_mail_tokens").get(timeout=20) == 0
+        # A task waiting for its countdown (as retries do) is an unacknowledged message the worker
+        # holds when Redis goes: putting it back on the lost connection used to kill the worker.
+        client.send_task("accounts.tasks.purge_expired_mail_tokens", countdown=600)
+        wait_for_log(log_path, "received", worker, timeout=10, count=2)
+
+        redis_server.stop()
+        time.sleep(3)  # the worker notices and retries meanwhile
+        redis_server.start()
+
+        assert worker.poll() is None, log_path.read_text()
+        result = client.send_task("accounts.tasks.purge_expired_mail_tokens")
+        assert result.get(timeout=30) == 0, log_path.read_text()
+        assert worker.poll() is None and "Unrecoverable error" not in log_path.read_text()
+    finally:
+        client.close()
+        worker.terminate()
+        worker.wait(20)
