@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "duckmail.middleware.ContentSecurityPolicyMiddleware",
+    # Static files, answered here (after the two above, so they carry the same headers).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -159,6 +161,20 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = envstr("STATIC_ROOT", str(BASE_DIR / "var" / "static"))
+# WhiteNoise serves static files from the web server itself. In production collectstatic
+# writes hashed, compressed copies, cached by browsers for good; with DEBUG (development,
+# tests) the plain storage, so nothing needs collectstatic first.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# With DEBUG, WhiteNoise serves static/ itself and sees edits at once (decided here, as the
+# environment says, not by the DEBUG that pytest-django turns off during tests).
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cookies and transport security: strict unless DEBUG (loopback development has no TLS).
@@ -227,8 +243,11 @@ CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "duckmail")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers and beat wait for Redis as long as an outage lasts (the default gives up after
+# 100 tries); duckmail/celery.py keeps a lost connection from crashing the worker.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Publishing from the web gives up fast when Redis is down (the page goes on; see
-# accounts.services._enqueue); workers still retry their own connection.
+# duckmail.queue.enqueue); workers still retry their own connection.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 1}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"timeout": 2.0}}

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the whole stack on loopback, in the foreground. Ctrl-C stops everything.
+# Each long-running process is supervised: when one dies it is started again (and logged),
+# the rest of the stack keeps running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DUCKMAIL_DEBUG=${DUCKMAIL_DEBUG:-1}
@@ -21,6 +23,30 @@ done
 
 $PY manage.py migrate --noinput -v 0
 $PY manage.py gen_mailconfig --dir "$MAILDIR" --variant dev >/dev/null
+$PY manage.py collectstatic --noinput -v 0
+
+# supervise NAME LOG COMMAND...: run COMMAND (output to LOG) and start it again whenever it
+# exits, after a pause that doubles while it keeps dying young (1 s, 2 s, … up to 30 s).
+# Ctrl-C is for the script: cleanup below stops each supervisor with SIGTERM, which stops
+# its command first.
+supervise() {
+  local name=$1 log=$2 child="" delay=1 started status
+  shift 2
+  : >"$log"
+  trap '' INT
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; exit 0' TERM
+  while true; do
+    started=$SECONDS
+    "$@" >>"$log" 2>&1 & child=$!
+    status=0
+    wait "$child" || status=$?
+    if ((SECONDS - started >= 30)); then delay=1; fi
+    echo "$(date '+%F %T') $name exited with status $status; restarting it in ${delay}s (log: $log)" | tee -a "$log" >&2
+    sleep "$delay" & child=$!
+    wait "$child" || true
+    delay=$((delay * 2 > 30 ? 30 : delay * 2))
+  done
+}
 
 pids=()
 cleanup() {
@@ -33,13 +59,19 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-dovecot -F -c "$MAILDIR/dovecot/dovecot.conf" & pids+=($!)
+supervise dovecot var/log/dovecot.log dovecot -F -c "$MAILDIR/dovecot/dovecot.conf" & pids+=($!)
 # After Dovecot: setting a password from the environment ends open mail sessions.
 $PY manage.py bootstrap
+# Postfix's own master process watches over its daemons.
 postfix -c "$MAILDIR/postfix" start >/dev/null 2>&1 || echo "warning: Postfix did not start, see $MAILDIR/log/postfix.log" >&2
-$PY -m celery -A duckmail worker --loglevel INFO --concurrency 2 >var/log/celery-worker.log 2>&1 & pids+=($!)
-$PY -m celery -A duckmail beat --loglevel INFO --schedule var/celerybeat-schedule --pidfile= >var/log/celery-beat.log 2>&1 & pids+=($!)
-$PY manage.py runserver "127.0.0.1:$WEB_PORT" --noreload >var/log/web.log 2>&1 & pids+=($!)
+supervise "celery worker" var/log/celery-worker.log \
+  $PY -m celery -A duckmail worker --loglevel INFO --concurrency 2 & pids+=($!)
+supervise "celery beat" var/log/celery-beat.log \
+  $PY -m celery -A duckmail beat --loglevel INFO --schedule var/celerybeat-schedule --pidfile= & pids+=($!)
+# gunicorn: 2 processes of 4 threads; WhiteNoise (a middleware) serves the static files.
+supervise web var/log/web.log \
+  .venv/bin/gunicorn duckmail.wsgi --bind "127.0.0.1:$WEB_PORT" --workers 2 --threads 4 \
+  --graceful-timeout 5 --access-logfile - & pids+=($!)
 
 sleep 2
 cat <<INFO
@@ -53,7 +85,7 @@ DuckMail is running (Ctrl-C stops everything):
   Postfix SMTP   127.0.0.1:${DUCKMAIL_SMTP_PORT:-10025}
   submission     127.0.0.1:${DUCKMAIL_SUBMISSION_PORT:-10587}  (Dovecot SASL on ${DUCKMAIL_DOVECOT_AUTH_PORT:-10028})
   Celery worker + beat over ${DUCKMAIL_REDIS_URL:-redis://127.0.0.1:6379/0}
-Logs: var/log/ (web, celery) and $MAILDIR/log/ (dovecot, postfix).
+Logs: var/log/ (web, celery) and $MAILDIR/log/ (dovecot, postfix). What dies is restarted.
 INFO
-wait -n "${pids[@]}"
-echo "A process exited; see the logs in var/log and $MAILDIR/log." >&2
+# Until Ctrl-C: the supervisors never exit on their own.
+wait
