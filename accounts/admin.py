@@ -27,6 +27,19 @@ def may_act_on(admin_member: Member, member: Member | None) -> bool:
     return not (member.is_staff or member.is_superuser)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records to read, never to edit: what happened (audit log), what was sent (outbox)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class AddressInline(admin.TabularInline):
     model = Address
     fields = ("local_part", "domain", "kind", "keep_copy", "created_at")
@@ -292,21 +305,12 @@ class QuotaRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor", "action", "member", "details")
     list_filter = ("action", "created_at")
     search_fields = ("action", "actor__email", "member__email")
     list_select_related = ("actor", "member")
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MailToken)
@@ -365,7 +369,7 @@ admin.site.password_change = _admin_password_change
 
 
 @admin.register(OutboxMail)
-class OutboxMailAdmin(admin.ModelAdmin):
+class OutboxMailAdmin(ReadOnlyAdmin):
     """The mails the service owes members: what is waiting, why, and what was sent. Read-only:
     the sweep retries by itself, and the message is as it was written at the change."""
 
@@ -376,12 +380,3 @@ class OutboxMailAdmin(admin.ModelAdmin):
     fields = ("recipient", "kind", "message_id", "created_at", "sent_at", "dropped_at", "attempts", "next_attempt_at",
               "last_error")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -11,36 +11,9 @@ Pure functions: no database, no network, no Django. Callers use this package's n
 (`sieve.generate`, `sieve.RuleSet`, …), not its modules.
 """
 
-from .model import (
-    ACTION_ARGS,
-    ACTION_LABELS,
-    ACTIONS,
-    ADDRESS_ACTIONS,
-    FIELD_LABELS,
-    FLAG_ACTIONS,
-    FOLDER_ACTIONS,
-    OP_LABELS,
-    OPS_FOR_FIELD,
-    SIZE_OPS,
-    SPAM_OPS,
-    TEXT_ACTIONS,
-    TEXT_FIELDS,
-    TEXT_OPS,
-    Action,
-    Condition,
-    RuleSet,
-    SieveRule,
-    Vacation,
-    canonical_condition,
-    normalize_multiline,
-    same_script,
-)
+from . import model
+from .model import *  # noqa: F403  (the model and the vocabulary: model.__all__)
 from .read import NotRepresentable, parse
 from .write import generate
 
-__all__ = [
-    "ACTIONS", "ACTION_ARGS", "ACTION_LABELS", "ADDRESS_ACTIONS", "FIELD_LABELS", "FLAG_ACTIONS", "FOLDER_ACTIONS",
-    "OPS_FOR_FIELD", "OP_LABELS", "SIZE_OPS", "SPAM_OPS", "TEXT_ACTIONS", "TEXT_FIELDS", "TEXT_OPS",
-    "Action", "Condition", "NotRepresentable", "RuleSet", "SieveRule", "Vacation",
-    "canonical_condition", "generate", "normalize_multiline", "parse", "same_script",
-]
+__all__ = [*model.__all__, "NotRepresentable", "generate", "parse"]

@@ -12,6 +12,13 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 # Condition fields, in the order the editor offers them, with the member's words.
+__all__ = [
+    "ACTIONS", "ACTION_ARGS", "ACTION_LABELS", "ADDRESS_ACTIONS", "FIELD_LABELS", "FLAG_ACTIONS", "FOLDER_ACTIONS",
+    "OPS_FOR_FIELD", "OP_LABELS", "SIZE_OPS", "SPAM_OPS", "TEXT_ACTIONS", "TEXT_FIELDS", "TEXT_OPS",
+    "Action", "Condition", "RuleSet", "SieveRule", "Vacation", "canonical_condition", "normalize_multiline",
+    "same_script",
+]
+
 FIELD_LABELS = {
     "from": "From",
     "to": "To or Cc",
