@@ -1,5 +1,7 @@
 """A backend that is down gets the clear 503 page, whatever the backend and wherever it fails."""
 
+from contextlib import contextmanager
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -38,18 +40,25 @@ def test_a_filter_server_outage_that_escapes_a_view_is_the_clear_page(alice, set
     assert "The filter server (ManageSieve) is not answering right now" in response.content.decode()
 
 
-def test_a_database_outage_is_the_clear_page_not_a_stack_trace(alice):
-    client = Client(raise_request_exception=False)
-    client.force_login(alice)
+@contextmanager
+def database_down():
+    """Inside: every new connection is a real PostgreSQL connection attempt to a port where
+    no server listens."""
     real_port = connection.settings_dict["PORT"]
     connection.close()
-    # A real PostgreSQL connection attempt to a port where no server listens.
     connection.settings_dict["PORT"] = str(free_port())
     try:
-        response = client.get(reverse("account"))
+        yield
     finally:
         connection.close()
         connection.settings_dict["PORT"] = real_port
+
+
+def test_a_database_outage_is_the_clear_page_not_a_stack_trace(alice):
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    with database_down():
+        response = client.get(reverse("account"))
     assert response.status_code == 503
     body = response.content.decode()
     assert "The database is not answering right now" in body
@@ -60,14 +69,8 @@ def test_a_database_outage_is_the_clear_page_not_a_stack_trace(alice):
 def test_a_form_sent_while_the_database_is_down_says_the_typed_text_is_still_there(alice):
     client = Client(raise_request_exception=False)
     client.force_login(alice)
-    real_port = connection.settings_dict["PORT"]
-    connection.close()
-    connection.settings_dict["PORT"] = str(free_port())
-    try:
+    with database_down():
         response = client.post(reverse("alias_add"), {"alias-local_part": "holiday"})
-    finally:
-        connection.close()
-        connection.settings_dict["PORT"] = real_port
     assert response.status_code == 503
     body = response.content.decode()
     assert "Go back with your browser's Back button: the form still holds it" in body
