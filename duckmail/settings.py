@@ -277,6 +277,9 @@ LMTP_PORT = envint("LMTP_PORT", 10024)
 DOVECOT_AUTH_PORT = envint("DOVECOT_AUTH_PORT", 10028)
 SMTP_PORT = envint("SMTP_PORT", 10025)
 SUBMISSION_PORT = envint("SUBMISSION_PORT", 10587)
+# Postfix's loopback-only reinjection service: the one way Dovecot sends mail (Sieve
+# redirects, vacation replies); port 25 no longer relays for loopback.
+REINJECT_PORT = envint("REINJECT_PORT", 10027)
 # What members put in their mail programs (shown on the account page): the public host
 # name and ports, which differ from the loopback ports the web talks to.
 PUBLIC_MAIL_HOST = envstr("PUBLIC_MAIL_HOST", MAIL_HOST if DEBUG else f"mail.{SERVICE_DOMAIN}")

@@ -56,6 +56,7 @@ class Ports:
     auth: int = field(default_factory=lambda: settings.DOVECOT_AUTH_PORT)
     smtp: int = field(default_factory=lambda: settings.SMTP_PORT)
     submission: int = field(default_factory=lambda: settings.SUBMISSION_PORT)
+    reinject: int = field(default_factory=lambda: settings.REINJECT_PORT)
     # Where Postfix delivers (the antispam delivery agent once it exists; Dovecot LMTP now).
     delivery: int | None = None
     # Where Postfix relays outside mail in development and tests (a local sink).
@@ -234,6 +235,7 @@ def generate(
         "lmtp_port": ports.lmtp,
         "auth_port": ports.auth,
         "smtp_port": ports.smtp,
+        "reinject_port": ports.reinject,
         "submission_port": ports.submission,
         "delivery_port": ports.delivery or ports.lmtp,
         "relay_port": ports.relay,

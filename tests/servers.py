@@ -82,6 +82,7 @@ class MailStack:
         self.postfix_started = True
         wait_for_port(self.ports.smtp)
         wait_for_port(self.ports.submission)
+        wait_for_port(self.ports.reinject)
 
     def stop(self) -> None:
         if self.postfix_started:
@@ -100,7 +101,7 @@ def start() -> MailStack:
     os.chmod(base, 0o755)
     ports = mailconfig.Ports(
         imap=free_port(), pop3=free_port(), managesieve=free_port(), lmtp=free_port(), auth=free_port(),
-        smtp=free_port(), submission=free_port(), relay=free_port(),
+        smtp=free_port(), submission=free_port(), reinject=free_port(), relay=free_port(),
     )
     mailconfig.generate(base, variant="test", ports=ports, instance_name=f"duckmail-test-{base.name}")
     stack = MailStack(dir=base, ports=ports)
@@ -111,6 +112,7 @@ def start() -> MailStack:
     settings.LMTP_PORT = ports.lmtp
     settings.DOVECOT_AUTH_PORT = ports.auth
     settings.SMTP_PORT = ports.smtp
+    settings.REINJECT_PORT = ports.reinject
     settings.SUBMISSION_PORT = ports.submission
     settings.MAILCONFIG_DIR = str(base)
     stack.start_dovecot()

@@ -145,3 +145,15 @@ def test_a_senders_own_spam_verdict_is_dropped(postfix, alice):
     imap.logout()
     assert b"Subject: Trust me" in msg[0][1]
     assert b"X-Spam" not in msg[0][1]
+
+
+def test_port_25_relays_for_nobody_not_even_loopback(postfix, relay_sink, alice):
+    """Any local process could otherwise send as anyone to anywhere: mail for outside goes
+    through submission (members) or the loopback reinjection service (Dovecot's own)."""
+    with smtplib.SMTP("127.0.0.1", postfix.ports.smtp) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as exc:
+            smtp.sendmail("postmaster@duckmail.test", ["victim@example.org"], make_mail("victim@example.org", "Forged"))
+        assert exc.value.recipients["victim@example.org"][0] == 554
+        # Mail for our own members is still welcome.
+        assert smtp.sendmail("s@example.net", ["alice@duckmail.test"], make_mail("alice@duckmail.test", "Hi")) == {}
+    assert relay_sink.messages == []
