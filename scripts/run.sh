@@ -14,7 +14,7 @@ mkdir -p var/log
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "$WEB_PORT" "${DUCKMAIL_IMAP_PORT:-10143}" "${DUCKMAIL_POP3_PORT:-10110}" \
   "${DUCKMAIL_MANAGESIEVE_PORT:-14190}" "${DUCKMAIL_LMTP_PORT:-10024}" "${DUCKMAIL_SMTP_PORT:-10025}" \
-  "${DUCKMAIL_SUBMISSION_PORT:-10587}" "${DUCKMAIL_DOVECOT_AUTH_PORT:-10028}"; do
+  "${DUCKMAIL_SUBMISSION_PORT:-10587}" "${DUCKMAIL_DOVECOT_AUTH_PORT:-10028}" "${DUCKMAIL_REINJECT_PORT:-10027}"; do
   if port_in_use "$port"; then
     echo "Port $port is already in use (another 'make run'?). Stop that, or set the DUCKMAIL_*_PORT variables." >&2
     exit 1
@@ -84,6 +84,7 @@ DuckMail is running (Ctrl-C stops everything):
   Dovecot LMTP   127.0.0.1:${DUCKMAIL_LMTP_PORT:-10024}
   Postfix SMTP   127.0.0.1:${DUCKMAIL_SMTP_PORT:-10025}
   submission     127.0.0.1:${DUCKMAIL_SUBMISSION_PORT:-10587}  (Dovecot SASL on ${DUCKMAIL_DOVECOT_AUTH_PORT:-10028})
+  reinjection    127.0.0.1:${DUCKMAIL_REINJECT_PORT:-10027}  (Dovecot's redirects and vacation replies)
   Celery worker + beat over ${DUCKMAIL_REDIS_URL:-redis://127.0.0.1:6379/0}
 Logs: var/log/ (web, celery) and $MAILDIR/log/ (dovecot, postfix). What dies is restarted.
 INFO
