@@ -241,6 +241,10 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_EAGER", False)
 # Separate queues let several installations (or test runs) share one Redis.
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_QUEUE", "duckmail")
 CELERY_TASK_ACKS_LATE = True
+# A child killed mid-task (OOM killer, SIGKILL at a deploy) puts its task back on the queue
+# instead of acknowledging it as failed. Every task is safe to run twice (the outbox sends a
+# row once, the quota refresh warns once per level).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers and beat wait for Redis as long as an outage lasts (the default gives up after

@@ -173,3 +173,26 @@ def test_a_worker_survives_a_redis_outage_and_runs_work_queued_after_it(redis_se
         client.close()
         worker.terminate()
         worker.wait(20)
+
+
+def test_a_task_whose_worker_child_is_killed_mid_task_runs_again(redis_server, queue, tmp_path):
+    # acks_late alone acknowledges the message of a child killed mid-task (OOM killer, a
+    # deploy's SIGKILL) as failed: the work would be gone. It must go back to the queue.
+    from celery import Celery
+
+    env = dict(celery_env(queue), DUCKMAIL_REDIS_URL=redis_server.url, DUCKMAIL_THROTTLE_REDIS_URL=redis_server.url)
+    log_path = tmp_path / "worker.log"
+    worker = start(["worker", "-Q", queue, "--loglevel", "INFO", "--concurrency", "1",
+                    "--include", "tests.duckmail.worker_tasks"], env, open(log_path, "w"))
+    client = Celery("lost-child-test", broker=redis_server.url, backend=redis_server.url)
+    client.conf.update(task_default_queue=queue, broker_connection_timeout=2, result_expires=60)
+    marker = tmp_path / "ran-once"
+    try:
+        wait_for_log(log_path, "ready.", worker)
+        result = client.send_task("tests.duckmail.worker_tasks.killed_on_first_run", args=[str(marker)])
+        assert result.get(timeout=60) == "finished", log_path.read_text()
+        assert marker.exists()
+    finally:
+        client.close()
+        worker.terminate()
+        worker.wait(20)
