@@ -69,9 +69,18 @@ class MemberCreationForm(forms.ModelForm):
         return password
 
 
+def _day(moment):
+    """A day in the list (the member's page has the full time)."""
+    from django.utils import formats, timezone
+
+    return formats.date_format(timezone.localtime(moment), "SHORT_DATE_FORMAT") if moment else "never"
+
+
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
-    list_display = ("email", "display_name", "is_active", "quota_mb", "usage", "address_count", "is_staff", "date_joined", "last_login")
+    # Compact columns: the list must fit a 1280-pixel screen (long addresses wrap in "member").
+    list_display = ("member", "is_active", "usage", "address_count", "is_staff", "joined", "last_seen")
+    list_display_links = ("member",)
     list_filter = ("is_active", "is_staff", "date_joined")
     search_fields = ("email", "display_name", "addresses__local_part")
     readonly_fields = ("email", "date_joined", "last_login", "usage", "quota_checked_at", "quota_warning_level",
@@ -90,7 +99,24 @@ class MemberAdmin(admin.ModelAdmin):
 
     @admin.display(description="used", ordering="quota_used_kb")
     def usage(self, obj):
-        return f"{obj.quota_used_mb} MB ({obj.quota_percent} %)"
+        # No-break spaces: the figure stays on one line in the narrow column.
+        return f"{obj.quota_percent}\u00a0% of {obj.quota_mb}\u00a0MB"
+
+    @admin.display(description="member", ordering="email")
+    def member(self, obj):
+        from django.utils.html import format_html
+
+        if not obj.display_name:
+            return obj.email
+        return format_html('{}<br><span class="quiet">{}</span>', obj.email, obj.display_name)
+
+    @admin.display(description="joined", ordering="date_joined")
+    def joined(self, obj):
+        return _day(obj.date_joined)
+
+    @admin.display(description="last login", ordering="last_login")
+    def last_seen(self, obj):
+        return _day(obj.last_login)
 
     @admin.display(description="history")
     def history(self, obj):
@@ -357,6 +383,9 @@ def _admin_login(request, extra_context=None):
 admin.site.login = _admin_login
 admin.site.site_header = "DuckMail administration"
 admin.site.site_title = "DuckMail admin"
+# The list pages need the width (the member list must fit 1280 pixels); the index page and
+# the breadcrumbs lead everywhere the sidebar did.
+admin.site.enable_nav_sidebar = False
 
 
 def _admin_password_change(request, extra_context=None):

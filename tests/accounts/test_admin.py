@@ -235,3 +235,26 @@ def test_only_superusers_write_the_global_rules(helper_client, staff):
     assert response.status_code == 403
     assert GlobalRule.objects.get(pk=rule.pk).script == rule.script
     assert helper_client.get(reverse("admin:filters_globalrule_add")).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_member_list_fits_a_1280_pixel_screen(page, staff, make_member):
+    # The columns an admin scans (usage, addresses, state) must be there without scrolling sideways,
+    # also for members with long addresses and names.
+    make_member("a-member-with-a-rather-long-address-for-the-list", display_name="Somebody With A Long Display Name")
+    make_member("carol", display_name="Carol")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto("/login/")
+    page.fill("#id_username", staff.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/account/")
+    page.goto(reverse("admin:accounts_member_changelist"))
+    assert page.locator("#result_list").is_visible()
+    # The list scrolls inside its own box: every column must be within that box, not just the window.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    box = page.eval_on_selector(".results", "e => ({right: e.getBoundingClientRect().right, fits: e.scrollWidth <= e.clientWidth})")
+    assert box["fits"] and box["right"] <= 1280
+    rights = page.eval_on_selector_all("#result_list th, #result_list td",
+                                       "els => els.map(e => e.getBoundingClientRect().right)")
+    assert rights and max(rights) <= box["right"] + 0.5
