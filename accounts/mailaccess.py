@@ -20,20 +20,45 @@ are the member's to get wrong), is a `BackendUnavailable`.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar, Token
 
 from celery import signals
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from duckmail.lib import imap as imap_protocol
 from duckmail.lib import managesieve
 from mailstack import credentials
 
-from .models import Member
+from .models import MailToken, Member
 from .throttle import client_address
+
+# The web's kept IMAP connections in this process, one per web session's token (its hash
+# is the key). Workers log in per unit of work instead: they run rarely per member.
+web_pool = imap_protocol.Pool(settings.IMAP_POOL_SIZE, settings.IMAP_POOL_IDLE_SECONDS)
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _token_still_valid(token_hash: str) -> bool:
+    # Revocation deletes the row (logout, password change, 2FA reset): a connection that
+    # logged in with it must not outlive it, in this process or any other.
+    return (MailToken.objects.filter(token_hash=token_hash, kind=MailToken.Kind.WEB_SESSION)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).exists())
+
+
+def forget_web_tokens(token_hashes) -> None:
+    """Log out this process's kept connections of revoked web tokens (others notice at reuse)."""
+    for token_hash in token_hashes:
+        web_pool.discard(token_hash)
 
 
 class NoMailAccess(RuntimeError):
@@ -74,8 +99,18 @@ class _WebRequest:
             return None
 
     def imap(self, member: Member):
-        return self._with_renewal(imap_protocol.session, member, imap_protocol.LoginFailed,
-                                  imap_protocol.MailServerError, client_ip=self._client_ip())
+        return self._with_renewal(self._kept_imap, member, imap_protocol.LoginFailed, imap_protocol.MailServerError)
+
+    def _kept_imap(self, username: str, secret: str):
+        """The web session's kept connection (logged in on its first use, with the member's
+        address of that moment for Dovecot's log)."""
+        token_hash = _token_hash(secret)
+        client_ip = self._client_ip()
+        return web_pool.connection(
+            token_hash,
+            lambda: imap_protocol.connect(username, secret, client_ip=client_ip),
+            lambda: _token_still_valid(token_hash),
+        )
 
     def sieve(self, member: Member):
         return self._with_renewal(managesieve.session, member, managesieve.SieveLoginRefused,

@@ -79,9 +79,13 @@ def _revoke(session) -> None:
     tokens = MailToken.objects.filter(kind=MailToken.Kind.WEB_SESSION)
     token_id = session.get(SESSION_TOKEN_ID)
     if token_id:
-        tokens.filter(pk=token_id).delete()
+        revoked = tokens.filter(pk=token_id)
+        mailaccess.forget_web_tokens(list(revoked.values_list("token_hash", flat=True)))
+        revoked.delete()
     if session.session_key:
-        tokens.filter(session_key=session.session_key).delete()
+        revoked = tokens.filter(session_key=session.session_key)
+        mailaccess.forget_web_tokens(list(revoked.values_list("token_hash", flat=True)))
+        revoked.delete()
 
 
 class WebMailAuthMiddleware:

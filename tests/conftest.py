@@ -67,7 +67,11 @@ def mail_stack(_mail_stack_session):
     Each test starts with empty mailboxes: the database is emptied between tests, and
     so are the Maildirs of the (re-created) members.
     """
+    from accounts import mailaccess
+
     _mail_stack_session.wipe_mailboxes()
+    # The web's kept IMAP connections belong to the previous test's (deleted) sessions.
+    mailaccess.web_pool.close_all()
     return _mail_stack_session
 
 
