@@ -25,7 +25,10 @@ OP_CHOICES = list(sieve.OP_LABELS.items())
 ACTION_CHOICES = BLANK_CHOICE + list(sieve.ACTION_LABELS.items())
 # What the rule page's script shows in a condition's value field (it sets these as the
 # field changes; without the script the value field has none).
-VALUE_PLACEHOLDERS = {"size": "e.g. 500K or 2M", "spam": "0 to 99"}
+VALUE_PLACEHOLDERS = {"size": "e.g. 500K or 2M", "spam": "0 to 99", "spam_level": "0 to 10"}
+PART_CHOICES = list(sieve.PART_LABELS.items())
+# IMAP flags as typed: system flags (\Seen) or keywords, separated by spaces.
+FLAGS_RE = re.compile(r"^\\?[!#-'+-.0-9;<-Z^-z|~]{1,64}$")
 TEXT_PLACEHOLDER = "text to look for"
 # RFC 5322 field name: printable ASCII except the colon.
 HEADER_NAME_RE = re.compile(r"^[!-9;-~]{1,100}$")
@@ -72,6 +75,8 @@ class ConditionForm(NoSilentTruncation, forms.Form):
     field = forms.ChoiceField(choices=FIELD_CHOICES, required=False, label="When")
     header = forms.CharField(max_length=100, required=False, label="Header name",
                              widget=forms.TextInput(attrs={"placeholder": "e.g. List-Id"}))
+    part = forms.ChoiceField(choices=PART_CHOICES, required=False, label="Test",
+                             help_text="For addresses: which part of them to compare.")
     op = forms.ChoiceField(choices=OP_CHOICES, required=False, initial="contains", label="Operator")
     value = forms.CharField(max_length=500, required=False, strip=False, label="Value")
 
@@ -82,7 +87,15 @@ class ConditionForm(NoSilentTruncation, forms.Form):
             if value.strip() or cleaned.get("header"):
                 self.add_error("field", "Choose what to test.")
             return cleaned
-        if fld in sieve.TEXT_FIELDS:
+        part = cleaned.get("part") or ""
+        parts = sieve.PARTS_FOR_FIELD.get(fld, ("",))
+        if part not in parts:
+            if part:
+                self.add_error("part", "This field has no parts to choose from." if parts == ("",)
+                               else "Choose which part of the address to compare.")
+            part = parts[0]
+        cleaned["part"] = part
+        if fld in sieve.TEXT_FIELDS or fld in sieve.ENVELOPE_FIELDS:
             if op not in sieve.TEXT_OPS:
                 self.add_error("op", "Choose contains, is, matches or a regular expression.")
             if value == "":
@@ -109,27 +122,32 @@ class ConditionForm(NoSilentTruncation, forms.Form):
             else:
                 cleaned["value"] = m.group(1) + m.group(2).upper()
             cleaned["header"] = ""
-        elif fld == "spam":
+        elif fld in sieve.SPAM_FIELDS:
             if op in sieve.TEXT_OPS or not op:
-                # "over" is the only operator a spam score takes: a text operator (left as
-                # the default without JavaScript) can only mean it.
+                # A text operator (left as the default without JavaScript) can only mean "over".
                 op = cleaned["op"] = "over"
-            if op != "over":
-                self.add_error("op", "A spam score is compared with “over” only: choose “over”.")
+            if op not in sieve.SPAM_OPS:
+                self.add_error("op", "A spam score is compared with over, under, at least, at most or equals.")
             # isascii + isdigit: "²" or "٣" are digits to Python but not to int() or Sieve.
             digits = value.strip()
-            if not (digits.isascii() and digits.isdigit()) or not 0 <= int(digits) <= 99:
-                self.add_error("value", "Enter a percentage from 0 to 99.")
+            top = 99 if sieve.SPAM_FIELDS[fld] else 10
+            if not (digits.isascii() and digits.isdigit()) or not 0 <= int(digits) <= top:
+                self.add_error("value", "Enter a percentage from 0 to 99." if top == 99 else "Enter a level from 0 to 10.")
             else:
                 cleaned["value"] = str(int(digits))
             cleaned["header"] = ""
+        elif fld in sieve.NO_VALUE_FIELDS:
+            cleaned["op"], cleaned["value"], cleaned["header"] = sieve.OPS_FOR_FIELD[fld][0], "", ""
         return cleaned
 
     def as_condition(self) -> dict | None:
         c = self.cleaned_data
         if not c.get("field"):
             return None
-        return {"field": c["field"], "op": c["op"], "value": c["value"], "header": c.get("header", "")}
+        cond = {"field": c["field"], "op": c["op"], "value": c["value"], "header": c.get("header", "")}
+        if c.get("part"):
+            cond["part"] = c["part"]
+        return cond
 
 
 class ActionForm(NoSilentTruncation, forms.Form):
@@ -139,6 +157,9 @@ class ActionForm(NoSilentTruncation, forms.Form):
                               widget=forms.TextInput(attrs={"placeholder": "name@example.org"}))
     text = forms.CharField(max_length=2000, required=False, label="Message",
                            widget=forms.Textarea(attrs={"rows": 1, "placeholder": "for “Reject”"}))
+    flags = forms.CharField(max_length=500, required=False, label="Flags",
+                            widget=forms.TextInput(attrs={"placeholder": "e.g. \\Seen $Work"}))
+    create = forms.BooleanField(required=False, label="Create the folder if it is missing")
 
     def __init__(self, *args, folders: list[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -160,6 +181,11 @@ class ActionForm(NoSilentTruncation, forms.Form):
                 self.add_error("address", exc)
         if kind in sieve.TEXT_ACTIONS and not (cleaned.get("text") or "").strip():
             self.add_error("text", "Enter the message senders will get.")
+        if kind in sieve.FLAG_LIST_ACTIONS:
+            flags = (cleaned.get("flags") or "").split()
+            if not flags or not all(FLAGS_RE.match(f) for f in flags):
+                self.add_error("flags", "Enter IMAP flags separated by spaces, e.g. \\Seen or $Work.")
+            cleaned["flags"] = " ".join(flags)
         return cleaned
 
     def as_action(self) -> dict | None:
@@ -174,7 +200,12 @@ class ActionForm(NoSilentTruncation, forms.Form):
             arg = c["address"]
         elif kind in sieve.TEXT_ACTIONS:
             arg = sieve.normalize_multiline(c["text"])
-        return {"kind": kind, "arg": arg}
+        elif kind in sieve.FLAG_LIST_ACTIONS:
+            arg = c["flags"]
+        action = {"kind": kind, "arg": arg}
+        if kind in sieve.FOLDER_ACTIONS and c.get("create"):
+            action["create"] = True
+        return action
 
 
 ConditionFormSet = forms.formset_factory(ConditionForm, extra=1, max_num=20, validate_max=True)
@@ -188,13 +219,16 @@ def rule_editor_vocabulary() -> dict:
 
     The blank field ("—", nothing chosen) keeps the text operators, so that its hidden
     operator is back on the form's initial "contains"."""
-    fields = {"": {"ops": list(sieve.TEXT_OPS), "header": False, "placeholder": "", "inputmode": "text"}}
+    fields = {"": {"ops": list(sieve.TEXT_OPS), "header": False, "placeholder": "", "inputmode": "text", "parts": [],
+                   "value": True}}
     for name in sieve.FIELD_LABELS:
         fields[name] = {
             "ops": list(sieve.OPS_FOR_FIELD[name]),
             "header": name == "header",
             "placeholder": VALUE_PLACEHOLDERS.get(name, TEXT_PLACEHOLDER),
-            "inputmode": "numeric" if name == "spam" else "text",
+            "inputmode": "numeric" if name in sieve.SPAM_FIELDS else "text",
+            "parts": [p for p in sieve.PARTS_FOR_FIELD.get(name, ()) if p] and list(sieve.PARTS_FOR_FIELD[name]),
+            "value": name not in sieve.NO_VALUE_FIELDS,
         }
     actions = {kind: sieve.ACTION_ARGS.get(kind, "") for kind in sieve.ACTION_LABELS}
     return {"fields": fields, "actions": actions}
@@ -207,7 +241,8 @@ def rule_forms(data=None, *, rule=None, folders: list[str]):
     actions = [
         {"kind": a["kind"], "folder": a["arg"] if a["kind"] in sieve.FOLDER_ACTIONS else "",
          "address": a["arg"] if a["kind"] in sieve.ADDRESS_ACTIONS else "",
-         "text": a["arg"] if a["kind"] in sieve.TEXT_ACTIONS else ""}
+         "text": a["arg"] if a["kind"] in sieve.TEXT_ACTIONS else "",
+         "flags": a["arg"] if a["kind"] in sieve.FLAG_LIST_ACTIONS else "", "create": bool(a.get("create"))}
         for a in (rule.actions if rule else [])
     ]
     form = RuleForm(data, initial=initial, prefix="rule")

@@ -53,6 +53,14 @@ class FilterSettings(models.Model):
     vacation_days = models.PositiveSmallIntegerField(default=7, validators=[MinValueValidator(1), MaxValueValidator(30)])
     vacation_start = models.DateField(null=True, blank=True)
     vacation_end = models.DateField(null=True, blank=True)
+    # Kept as a script opened from elsewhere says (the form offers days only).
+    vacation_seconds = models.PositiveIntegerField(null=True, blank=True)
+    vacation_from = models.CharField(max_length=254, blank=True)
+    # The script the form editor edits: "" is its own script (EDITOR_SCRIPT, in its own
+    # layout); any other name is a script opened in the form editor from the raw scripts
+    # (Roundcube's "roundcube", …), whose rows then include its raw blocks and which is
+    # written back to that name (filters.sieve.document).
+    script_name = models.CharField(max_length=70, blank=True)
     # The script text the editor last uploaded: a different one on the server means it was
     # changed elsewhere (raw editor, sieve-connect).
     last_script = models.TextField(blank=True)
@@ -83,8 +91,21 @@ class Rule(models.Model):
         ALL = "all", "all of"
         ANY = "any", "any of"
 
+    class Kind(models.TextChoices):
+        RULE = "rule", "rule"
+        RAW = "raw", "kept as written"
+        REQUIRE = "require", "require"
+        VACATION = "vacation", "automatic reply"
+
     member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="filter_rules")
     position = models.PositiveIntegerField()
+    # Rows of a script opened from elsewhere (FilterSettings.script_name) are its items in
+    # order: rules, and the raw blocks, require lines and reply around them. `original` is
+    # an item's exact text as read ("" for a rule made here); `source` what writing it back
+    # needs (filters.sieve.document.Item: lead, tail, branch, name_style, label, read_rule, caps).
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RULE)
+    original = models.TextField(blank=True)
+    source = models.JSONField(default=dict, blank=True)
     name = models.CharField(max_length=100)
     enabled = models.BooleanField(default=True)
     match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
@@ -104,6 +125,15 @@ class Rule(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def branch(self) -> str:
+        """"if", "elsif" or "else" for a branch of an if/elsif/else chain, else ""."""
+        return self.source.get("branch", "") if self.source else ""
+
+    @property
+    def in_chain(self) -> bool:
+        return bool(self.branch)
+
     def describe_conditions(self) -> str:
         """The conditions in words, for the rule list."""
         fields, ops = sieve.FIELD_LABELS, sieve.OP_LABELS
@@ -112,9 +142,15 @@ class Rule(models.Model):
         parts = []
         for c in self.conditions:
             subject = c.get("header") if c["field"] == "header" else fields.get(c["field"], c["field"])
+            if c.get("part"):
+                subject = f"{sieve.PART_LABELS[c['part']]} of {subject}"
+            if c["field"] in sieve.NO_VALUE_FIELDS:
+                parts.append(subject)
+                continue
             parts.append(f"{subject} {ops.get(c['op'], c['op'])} “{c['value']}”")
         return (" and " if self.match == self.Match.ALL else " or ").join(parts)
 
     def describe_actions(self) -> str:
         kinds = sieve.ACTION_LABELS
-        return "; ".join(f"{kinds.get(a['kind'], a['kind'])} {a['arg']}".strip() for a in self.actions)
+        return "; ".join(f"{kinds.get(a['kind'], a['kind'])} {a['arg']}{' (created if missing)' if a.get('create') else ''}".strip()
+                         for a in self.actions)

@@ -36,7 +36,7 @@ DOWN_MESSAGE = (
 
 def own_rule(member, rule_id: int) -> Rule:
     """The member's own rule with that id, or 404: never another member's."""
-    return get_object_or_404(Rule, member=member, pk=rule_id)
+    return get_object_or_404(Rule, member=member, pk=rule_id, kind=Rule.Kind.RULE)
 
 
 def _unavailable(request):
@@ -70,7 +70,7 @@ def _index(request, status: int = 200, **forms):
         return _unavailable(request)
     fs = editor.settings_for(member)
     context = {
-        "rules": Rule.objects.filter(member=member),
+        "rules": Rule.objects.filter(member=member).exclude(kind=Rule.Kind.REQUIRE),
         "fs": fs,
         "vacation_state": fs.vacation_state(),
         "state": state,
@@ -179,8 +179,9 @@ def _sudo_if_dormant_forwarding_wakes(request) -> HttpResponse | None:
     """Sudo mode when saving would make the editor's script active again over a hand-written
     one while the editor holds enabled forwarding rules: they would start forwarding."""
     member = request.user
-    rules = Rule.objects.filter(member=member, enabled=True).only("actions")
-    if not any(_forwards(r.actions) for r in rules):
+    rows = Rule.objects.filter(member=member, enabled=True).only("actions", "kind", "original")
+    # Raw blocks of a script opened in the form editor may forward too.
+    if not any(_forwards(r.actions) or (r.kind == Rule.Kind.RAW and "redirect" in r.original) for r in rows):
         return None
     if _hand_written_or_none(member) is None:
         return None
@@ -290,6 +291,36 @@ def editor_import(request):
         messages.error(request, "The mail server can not be reached right now, so nothing was loaded.")
         return redirect("filters:index")
     messages.success(request, "The script on the server is now in the form editor.")
+    return redirect("filters:index")
+
+
+@login_required
+@require_POST
+@require_sudo_mode
+def script_open(request, name: str):
+    """Open a script in the form editor. Sudo mode: saving a rule then makes that script
+    active, and a hand-written script can forward mail anywhere."""
+    try:
+        items = editor.open_script(request.user, name)
+    except managesieve.SieveRefused:
+        raise Http404("No such script")
+    except BackendUnavailable:
+        return _unavailable(request)
+    rules = sum(i.kind == "rule" for i in items)
+    raw = sum(i.kind == "raw" and bool(i.text.strip()) for i in items)
+    messages.success(request, f"“{name}” is open in the form editor: {rules} rule{'s' if rules != 1 else ''}"
+                              + (f", and {raw} part{'s' if raw != 1 else ''} kept as written" if raw else "") + ".")
+    return redirect("filters:index")
+
+
+@login_required
+@require_POST
+def script_close(request):
+    try:
+        editor.close_script(request.user)
+    except (BackendUnavailable, managesieve.SieveRefused):
+        return _unavailable(request)
+    messages.success(request, "The form editor shows its own script again.")
     return redirect("filters:index")
 
 

@@ -13,6 +13,7 @@ a message).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import asdict
 
@@ -28,6 +29,7 @@ from duckmail.lib import managesieve
 
 from .. import sieve
 from ..models import FilterSettings, GlobalRule, Rule
+from ..sieve import document
 
 # The script the form editor writes (what Roundcube calls "roundcube").
 EDITOR_SCRIPT = "duckmail"
@@ -65,37 +67,117 @@ def member_folders(member: Member) -> list[str]:
     return sorted(names, key=lambda n: (n != "INBOX", n.lower()))
 
 
+def bound_script(fs: FilterSettings) -> str:
+    """The name of the script the form editor writes: its own, or one opened from elsewhere."""
+    return fs.script_name or EDITOR_SCRIPT
+
+
+def _vacation_of(fs: FilterSettings) -> sieve.Vacation | None:
+    if not fs.vacation_enabled:
+        return None
+    return sieve.Vacation(
+        subject=fs.vacation_subject, body=fs.vacation_body, addresses=list(fs.vacation_addresses),
+        days=fs.vacation_days, start=fs.vacation_start, end=fs.vacation_end,
+        seconds=fs.vacation_seconds, from_addr=fs.vacation_from,
+    )
+
+
+def _rule_of(r: Rule) -> sieve.SieveRule:
+    return sieve.SieveRule(
+        name=r.name, enabled=r.enabled, match=r.match,
+        conditions=[sieve.Condition(**c) for c in r.conditions], actions=[sieve.Action(**a) for a in r.actions],
+    )
+
+
 def ruleset(member: Member, fs: FilterSettings | None = None) -> sieve.RuleSet:
-    """The rule set the editor's rows describe."""
+    """The rule set the editor's rows describe (its own script's layout)."""
     fs = fs or settings_for(member)
-    vacation = None
-    if fs.vacation_enabled:
-        vacation = sieve.Vacation(
-            subject=fs.vacation_subject, body=fs.vacation_body, addresses=list(fs.vacation_addresses),
-            days=fs.vacation_days, start=fs.vacation_start, end=fs.vacation_end,
-        )
-    rules = [
-        sieve.SieveRule(
-            name=r.name, enabled=r.enabled, match=r.match,
-            conditions=[sieve.Condition(**c) for c in r.conditions], actions=[sieve.Action(**a) for a in r.actions],
-        )
-        for r in Rule.objects.filter(member=member)
-    ]
-    return sieve.RuleSet(includes=list(fs.includes), spam_threshold=fs.spam_threshold, vacation=vacation, rules=rules)
+    rules = [_rule_of(r) for r in Rule.objects.filter(member=member, kind=Rule.Kind.RULE)]
+    return sieve.RuleSet(includes=list(fs.includes), spam_threshold=fs.spam_threshold, vacation=_vacation_of(fs),
+                         rules=rules)
 
 
-def hand_written_active(listing: managesieve.ScriptList) -> str | None:
+def _items(member: Member, fs: FilterSettings) -> list[document.Item]:
+    """The rows of a script opened from elsewhere, as document items (see filters.sieve.document)."""
+    items = []
+    for r in Rule.objects.filter(member=member):
+        src = r.source or {}
+        item = document.Item(kind=r.kind, text=r.original, lead=src.get("lead", ""), tail=src.get("tail", ""),
+                             branch=src.get("branch", ""), name_style=src.get("name_style", ""),
+                             label=src.get("label", ""), caps=list(src.get("caps", [])))
+        if r.kind == Rule.Kind.RULE:
+            item.rule = _rule_of(r)
+            if r.original and src.get("read_rule"):
+                read = src["read_rule"]
+                item.read_rule = sieve.SieveRule(
+                    name=read["name"], enabled=read["enabled"], match=read["match"],
+                    conditions=[sieve.Condition(**c) for c in read["conditions"]],
+                    actions=[sieve.Action(**a) for a in read["actions"]])
+        elif r.kind == Rule.Kind.VACATION:
+            item.vacation = _vacation_of(fs)
+            if r.original and src.get("read_vacation"):
+                v = dict(src["read_vacation"])
+                for key in ("start", "end"):
+                    v[key] = datetime.date.fromisoformat(v[key]) if v.get(key) else None
+                item.read_vacation = sieve.Vacation(**v)
+        items.append(item)
+    if fs.vacation_enabled and not any(i.kind == Rule.Kind.VACATION for i in items):
+        # A reply turned on for a script that had none: after its require lines.
+        at = max((k + 1 for k, i in enumerate(items) if i.kind == Rule.Kind.REQUIRE), default=0)
+        items.insert(at, document.Item(kind="vacation", vacation=_vacation_of(fs)))
+    return items
+
+
+def _cond_dict(c: sieve.Condition) -> dict:
+    """A condition as its row keeps it: `part` only when set (rows from before it had none)."""
+    d = asdict(c)
+    if not d["part"]:
+        del d["part"]
+    return d
+
+
+def _action_dict(a: sieve.Action) -> dict:
+    d = asdict(a)
+    if not d["create"]:
+        del d["create"]
+    return d
+
+
+def _item_row(member: Member, position: int, item: document.Item) -> Rule:
+    src = {"lead": item.lead, "tail": item.tail, "branch": item.branch, "name_style": item.name_style,
+           "label": item.label, "caps": item.caps}
+    row = Rule(member=member, position=position, kind=item.kind, original=item.text, source=src,
+               name=item.label[:100] or item.kind, enabled=True, actions=[], conditions=[])
+    if item.kind == "rule":
+        rule = item.rule
+        row.name, row.enabled, row.match = rule.name[:100], rule.enabled, rule.match
+        row.conditions = [_cond_dict(c) for c in rule.conditions]
+        row.actions = [_action_dict(a) for a in rule.actions]
+        src["read_rule"] = {**asdict(item.read_rule), "name": rule.name[:100]}
+        row.name = rule.name[:100]
+    elif item.kind == "vacation":
+        v = asdict(item.read_vacation)
+        v["start"] = v["start"].isoformat() if v["start"] else None
+        v["end"] = v["end"].isoformat() if v["end"] else None
+        src["read_vacation"] = v
+        row.name = "Automatic reply"
+    return row
+
+
+def hand_written_active(listing: managesieve.ScriptList, bound: str = EDITOR_SCRIPT) -> str | None:
     """The name of the active script when it is one written by hand (raw editor, upload,
-    sieve-connect): neither the form editor's script nor the service's default rules."""
-    if listing.default_active or not listing.active or listing.active == EDITOR_SCRIPT:
+    sieve-connect): neither the script the form editor writes (`bound`) nor the service's
+    default rules."""
+    if listing.default_active or not listing.active or listing.active == bound:
         return None
     return listing.active
 
 
 def active_hand_written_script(member: Member) -> str | None:
     """The member's active hand-written script (see `hand_written_active`), or None."""
+    bound = bound_script(settings_for(member))
     with mailaccess.sieve(member) as s:
-        return hand_written_active(s.list())
+        return hand_written_active(s.list(), bound)
 
 
 def overview(member: Member) -> dict:
@@ -109,11 +191,16 @@ def overview(member: Member) -> dict:
     `editor_problem`) when the form editor can not represent it.
     """
     fs = settings_for(member)
+    bound = bound_script(fs)
     with mailaccess.sieve(member) as s:
         listing = s.list()
-        server_text = s.get(EDITOR_SCRIPT) if EDITOR_SCRIPT in listing.names else None
+        server_text = s.get(bound) if bound in listing.names else None
     state = {"scripts": listing, "editor_changed": False, "editor_parsed": None, "editor_problem": "",
-             "hand_written": hand_written_active(listing)}
+             "hand_written": hand_written_active(listing, bound), "bound": bound, "foreign": bool(fs.script_name)}
+    if fs.script_name:
+        # A script opened from elsewhere: changed since it was opened (or saved) here?
+        state["editor_changed"] = server_text != fs.last_script
+        return state
     if server_text is not None and fs.saved_at and sieve.same_script(server_text, fs.last_script):
         return state
     if server_text is not None:
@@ -136,12 +223,19 @@ def _publish(member: Member, fs: FilterSettings) -> str | None:
     transaction then rolls back) or BackendUnavailable. From here on the default rules
     apply only if the script includes them.
     """
-    text = sieve.generate(ruleset(member, fs))
+    bound = bound_script(fs)
+    if fs.script_name:
+        try:
+            text = document.render(_items(member, fs))
+        except ValueError as exc:
+            raise ValidationError(str(exc))
+    else:
+        text = sieve.generate(ruleset(member, fs))
     try:
         with mailaccess.sieve(member) as s:
-            replaced = hand_written_active(s.list())
-            s.put(EDITOR_SCRIPT, text)
-            s.activate(EDITOR_SCRIPT)
+            replaced = hand_written_active(s.list(), bound)
+            s.put(bound, text)
+            s.activate(bound)
     except managesieve.SieveRefused as exc:
         # E.g. the member's script quota is used up by raw scripts.
         raise ValidationError(f"The mail server refused to store your filters: {exc}")
@@ -168,8 +262,10 @@ def save_rule(
 ) -> Rule:
     """Create (rule=None, appended last) or change a rule, and publish. ValidationError if refused."""
     fs = _locked_settings(member)
-    # Flags first: imap4flags' addflag only affects the deliveries that come after it.
-    actions = sorted(actions, key=lambda a: a["kind"] not in sieve.FLAG_ACTIONS)
+    if not fs.script_name:
+        # Flags first: imap4flags' addflag only affects the deliveries that come after it.
+        # (A script opened from elsewhere keeps the order it has: it means what it says.)
+        actions = sorted(actions, key=lambda a: a["kind"] not in sieve.FLAG_ACTIONS)
     actions = [{**a, "arg": sieve.normalize_multiline(a["arg"])} if a["kind"] in sieve.TEXT_ACTIONS else a
                for a in actions]
     if not conditions:
@@ -177,6 +273,10 @@ def save_rule(
     if rule is None:
         last = Rule.objects.filter(member=member).aggregate(m=Max("position"))["m"]
         rule = Rule(member=member, position=0 if last is None else last + 1)
+        if fs.script_name:
+            # Named the way the script names its other rules (Roundcube's way if it names none).
+            styles = [r.source.get("name_style") for r in Rule.objects.filter(member=member, kind=Rule.Kind.RULE)]
+            rule.source = {"name_style": next((st for st in styles if st), "roundcube")}
     rule.name, rule.enabled, rule.match = name, enabled, match
     rule.conditions, rule.actions = conditions, actions
     rule.save()
@@ -202,6 +302,9 @@ def set_rule_enabled(rule: Rule, enabled: bool) -> None:
 def delete_rule(rule: Rule) -> None:
     member = rule.member
     fs = _locked_settings(member)
+    if rule.in_chain:
+        raise ValidationError("This rule is one branch of an if/elsif/else chain: edit it, or change the chain "
+                              "in the raw editor.")
     position = rule.position
     rule.delete()
     Rule.objects.filter(member=member, position__gt=position).update(position=F("position") - 1)
@@ -217,6 +320,8 @@ def move_rule(rule: Rule, offset: int) -> None:
     other = Rule.objects.filter(member=member, position=rule.position + offset).first()
     if other is None:
         return
+    if rule.in_chain or other.in_chain or other.kind == Rule.Kind.REQUIRE:
+        raise ValidationError("Rules of an if/elsif/else chain keep their place (the raw editor can change it).")
     other.position, rule.position = rule.position, other.position
     other.save(update_fields=["position"])
     rule.save(update_fields=["position"])
@@ -229,6 +334,9 @@ def save_options(member: Member, *, includes: Iterable[str], spam_threshold: int
 
     Returns the name of the hand-written script this replaced as the active one, or None."""
     fs = _locked_settings(member)
+    if fs.script_name:
+        raise ValidationError(f"Spam settings belong to the form editor's own script; “{fs.script_name}” "
+                              "handles spam in its own rules.")
     known = set(GlobalRule.objects.filter(offered=True).values_list("name", flat=True))
     unknown = set(includes) - known
     if unknown:
@@ -289,8 +397,58 @@ def import_editor_script(member: Member) -> sieve.RuleSet:
     Rule.objects.filter(member=member).delete()
     Rule.objects.bulk_create(
         Rule(member=member, position=i, name=r.name, enabled=r.enabled, match=r.match,
-             conditions=[asdict(c) for c in r.conditions], actions=[asdict(a) for a in r.actions])
+             conditions=[_cond_dict(c) for c in r.conditions], actions=[_action_dict(a) for a in r.actions])
         for i, r in enumerate(rs.rules)
     )
     audit(AuditAction.FILTERS_IMPORTED, actor=member, member=member, rules=len(rs.rules))
     return rs
+
+
+@transaction.atomic
+def open_script(member: Member, name: str) -> list[document.Item]:
+    """Open one of the member's scripts in the form editor: its rules as editor rows, whatever
+    does not fit as raw blocks in their place. From now on the editor writes that script back
+    (same name); nothing on the server changes until a rule is saved. The editor's previous
+    rows are replaced (its own script stays on the server and can be opened again)."""
+    fs = _locked_settings(member)
+    with mailaccess.sieve(member) as s:
+        if name not in s.list().names:
+            raise managesieve.SieveRefused(f"no script {name!r}")
+        text = s.get(name)
+    items = document.read(text)
+    Rule.objects.filter(member=member).delete()
+    Rule.objects.bulk_create(_item_row(member, i, item) for i, item in enumerate(items))
+    vac = next((i.vacation for i in items if i.kind == "vacation"), None)
+    fs.script_name = name
+    fs.includes, fs.spam_threshold = [], None
+    fs.vacation_enabled = vac is not None
+    if vac is not None:
+        fs.vacation_subject, fs.vacation_body, fs.vacation_addresses = vac.subject, vac.body, vac.addresses
+        fs.vacation_days, fs.vacation_start, fs.vacation_end = vac.days, vac.start, vac.end
+        fs.vacation_seconds, fs.vacation_from = vac.seconds, vac.from_addr
+    fs.last_script = text
+    fs.saved_at = timezone.now()
+    fs.save()
+    audit(AuditAction.FILTERS_IMPORTED, actor=member, member=member, script=name,
+          rules=sum(i.kind == "rule" for i in items), raw=sum(i.kind == "raw" for i in items))
+    return items
+
+
+@transaction.atomic
+def close_script(member: Member) -> None:
+    """Back to the form editor's own script: its rows are read from it again if the editor can
+    (else they start empty). The script that was open stays on the server as it is."""
+    fs = _locked_settings(member)
+    Rule.objects.filter(member=member).delete()
+    fs.script_name = ""
+    fs.vacation_enabled, fs.vacation_seconds, fs.vacation_from = False, None, ""
+    fs.last_script, fs.saved_at = "", None
+    fs.includes = list(GlobalRule.objects.filter(offered=True, included_by_default=True).values_list("name", flat=True))
+    fs.save()
+    with mailaccess.sieve(member) as s:
+        own = s.get(EDITOR_SCRIPT) if EDITOR_SCRIPT in s.list().names else None
+    if own is not None:
+        try:
+            import_editor_script(member)
+        except sieve.NotRepresentable:
+            pass

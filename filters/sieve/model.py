@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 
 # Condition fields, in the order the editor offers them, with the member's words.
 __all__ = [
-    "ACTIONS", "ACTION_ARGS", "ACTION_LABELS", "ADDRESS_ACTIONS", "FIELD_LABELS", "FLAG_ACTIONS", "FOLDER_ACTIONS",
-    "OPS_FOR_FIELD", "OP_LABELS", "SIZE_OPS", "SPAM_OPS", "TEXT_ACTIONS", "TEXT_FIELDS", "TEXT_OPS",
+    "ACTIONS", "ACTION_ARGS", "ACTION_LABELS", "ADDRESS_ACTIONS", "ADDRESS_FIELDS", "ENVELOPE_FIELDS", "FIELD_LABELS",
+    "FLAG_ACTIONS", "FLAG_LIST_ACTIONS", "FOLDER_ACTIONS", "NO_VALUE_FIELDS", "OPS_FOR_FIELD", "OP_LABELS", "PARTS_FOR_FIELD",
+    "PART_LABELS", "SIZE_OPS", "SPAM_FIELDS", "SPAM_OPS", "TEXT_ACTIONS", "TEXT_FIELDS", "TEXT_OPS",
     "Action", "Condition", "RuleSet", "SieveRule", "Vacation", "canonical_condition", "normalize_multiline",
     "same_script",
 ]
@@ -26,9 +27,34 @@ FIELD_LABELS = {
     "header": "Another header…",
     "size": "Size",
     "spam": "Spam score (%)",
+    "spam_level": "Spam level (0 to 10)",
+    "env_from": "Envelope sender",
+    "env_to": "Envelope recipient",
+    "duplicate": "Already received (duplicate)",
 }
 # The text fields and the header(s) each tests; "header" tests the one named in the condition.
 TEXT_FIELDS = {"from": ["from"], "to": ["to", "cc"], "subject": ["subject"], "header": []}
+# Envelope fields (RFC 5228 `envelope`) and the envelope part each tests.
+ENVELOPE_FIELDS = {"env_from": "from", "env_to": "to"}
+# Fields whose value is an address, so that a part of it can be tested: "" tests the whole
+# header text (`header`), any other part the addresses in it (`address` / `envelope`).
+ADDRESS_FIELDS = ("from", "to", "header", *ENVELOPE_FIELDS)
+PART_LABELS = {
+    "": "the whole header",
+    "all": "the address",
+    "localpart": "the part before @",
+    "domain": "the domain",
+    "user": "the part before +",
+    "detail": "the part after +",
+}
+PARTS_FOR_FIELD: dict[str, tuple[str, ...]] = {
+    **{name: tuple(PART_LABELS) for name in TEXT_FIELDS if name in ADDRESS_FIELDS},
+    **{name: tuple(p for p in PART_LABELS if p) for name in ENVELOPE_FIELDS},
+}
+# Spam fields: spamtest with :percent (0-100) or without (the server's 0-10 level).
+SPAM_FIELDS = {"spam": True, "spam_level": False}
+# Fields that take no value.
+NO_VALUE_FIELDS = ("duplicate",)
 
 OP_LABELS = {
     "contains": "contains",
@@ -41,6 +67,10 @@ OP_LABELS = {
     "not_regex": "does not match regular expression",
     "over": "over",
     "under": "under",
+    "at_least": "at least",
+    "at_most": "at most",
+    "equals": "equals",
+    "yes": "yes",
 }
 # Operators on text: the Sieve match type, and whether the test is negated.
 TEXT_OPS = {
@@ -54,12 +84,14 @@ TEXT_OPS = {
     "not_regex": (":regex", True),
 }
 SIZE_OPS = {"over": ":over", "under": ":under"}
-# A spam score is only ever "over" a threshold (spamtest :value "gt").
-SPAM_OPS = ("over",)
+# Spam scores are compared as numbers (spamtest :value "gt" :comparator "i;ascii-numeric").
+SPAM_OPS = {"over": "gt", "under": "lt", "at_least": "ge", "at_most": "le", "equals": "eq"}
 OPS_FOR_FIELD: dict[str, tuple[str, ...]] = {
     **{name: tuple(TEXT_OPS) for name in TEXT_FIELDS},
+    **{name: tuple(TEXT_OPS) for name in ENVELOPE_FIELDS},
     "size": tuple(SIZE_OPS),
-    "spam": SPAM_OPS,
+    **{name: tuple(SPAM_OPS) for name in SPAM_FIELDS},
+    "duplicate": ("yes",),
 }
 
 ACTION_LABELS = {
@@ -71,6 +103,10 @@ ACTION_LABELS = {
     "discard": "Discard silently",
     "mark_read": "Mark as read",
     "flag": "Flag as important",
+    "addflag": "Add IMAP flags",
+    "setflag": "Set IMAP flags (replacing others)",
+    "removeflag": "Remove IMAP flags",
+    "keep": "Keep in INBOX",
     "stop": "Stop processing rules",
 }
 ACTIONS = tuple(ACTION_LABELS)
@@ -81,10 +117,14 @@ ACTION_ARGS = {
     "redirect": "address",
     "redirect_copy": "address",
     "reject": "text",
+    "addflag": "flags",
+    "setflag": "flags",
+    "removeflag": "flags",
 }
 FOLDER_ACTIONS = tuple(kind for kind, arg in ACTION_ARGS.items() if arg == "folder")
 ADDRESS_ACTIONS = tuple(kind for kind, arg in ACTION_ARGS.items() if arg == "address")
 TEXT_ACTIONS = tuple(kind for kind, arg in ACTION_ARGS.items() if arg == "text")
+FLAG_LIST_ACTIONS = tuple(kind for kind, arg in ACTION_ARGS.items() if arg == "flags")
 # Actions that set an IMAP flag on the delivered mail, and the flag.
 FLAG_ACTIONS = {"mark_read": "\\Seen", "flag": "\\Flagged"}
 
@@ -95,6 +135,7 @@ class Condition:
     op: str  # one of OPS_FOR_FIELD[field]
     value: str
     header: str = ""  # the header name when field == "header"
+    part: str = ""  # one of PARTS_FOR_FIELD[field] ("" : the header text, not an address)
 
 
 def canonical_condition(cond: Condition) -> Condition:
@@ -105,15 +146,16 @@ def canonical_condition(cond: Condition) -> Condition:
         return cond
     header = cond.header.lower()
     for fld, headers in TEXT_FIELDS.items():
-        if headers == [header]:
-            return Condition(field=fld, op=cond.op, value=cond.value)
-    return Condition(field="header", op=cond.op, value=cond.value, header=header)
+        if headers == [header] and (not cond.part or fld in ADDRESS_FIELDS):
+            return Condition(field=fld, op=cond.op, value=cond.value, part=cond.part)
+    return Condition(field="header", op=cond.op, value=cond.value, header=header, part=cond.part)
 
 
 @dataclass
 class Action:
     kind: str  # one of ACTIONS
-    arg: str = ""  # folder, address or message, as ACTION_ARGS says
+    arg: str = ""  # folder, address, message or space-separated IMAP flags, as ACTION_ARGS says
+    create: bool = False  # folder actions: create the folder if it is missing (RFC 5490 :create)
 
 
 @dataclass
@@ -135,6 +177,8 @@ class Vacation:
     days: int = 7
     start: dt.date | None = None
     end: dt.date | None = None
+    seconds: int | None = None  # RFC 6131 :seconds, instead of days (kept as a script says)
+    from_addr: str = ""  # :from (kept as a script says)
 
 
 @dataclass

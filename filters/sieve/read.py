@@ -14,7 +14,21 @@ import re
 from sievelib import commands, tools
 
 from . import sievelib_ext
-from .model import FLAG_ACTIONS, SIZE_OPS, TEXT_FIELDS, TEXT_OPS, Action, Condition, RuleSet, SieveRule, Vacation, same_script
+from .model import (
+    ADDRESS_FIELDS,
+    ENVELOPE_FIELDS,
+    FLAG_ACTIONS,
+    SIZE_OPS,
+    SPAM_OPS,
+    TEXT_FIELDS,
+    TEXT_OPS,
+    Action,
+    Condition,
+    RuleSet,
+    SieveRule,
+    Vacation,
+    same_script,
+)
 from .write import HEADER_COMMENT, RULE_PREFIX, SPAM_COMMENT, VACATION_COMMENT, generate
 
 _ENCODED_RE = re.compile(r"\$\{(hex|unicode):([0-9a-fA-F \t]*)\}", re.IGNORECASE)
@@ -24,24 +38,51 @@ class NotRepresentable(ValueError):
     """The script is valid Sieve (maybe) but not something the form editor wrote."""
 
 
+def _multiline(value: str) -> str:
+    """The value of a `text:` string: the lines after `text:` up to the lone ".", dot-stuffing undone."""
+    body = value.split("\n", 1)[1] if "\n" in value else ""
+    lines = body.split("\n")
+    if lines and lines[-1].rstrip("\r") == ".":
+        lines = lines[:-1]
+    out = "\n".join(line[1:] if line.startswith("..") else line for line in lines)
+    return out + "\n" if lines else out
+
+
 def _decode(value: str, encoded: bool) -> str:
-    """A quoted string's value: unescaped, and encoded characters decoded when in use."""
-    text = tools.unquote(value)
+    """A string's value: unescaped, and encoded characters decoded when in use."""
+    text = _multiline(value) if value.startswith("text:") else tools.unquote(value)
     if not encoded:
         return text
 
     def repl(m: re.Match) -> str:
         digits = m.group(2).split()
-        base = 16
-        return "".join(chr(int(d, base)) for d in digits)
+        return "".join(chr(int(d, 16)) for d in digits)  # hex: octets' values; unicode: code points
 
     return _ENCODED_RE.sub(repl, text)
 
 
 def _str(value, encoded: bool) -> str:
     if isinstance(value, list):
+        if len(value) == 1:  # ["x"] means "x"
+            return _decode(value[0], encoded)
         raise NotRepresentable("a list where the editor writes one value")
     return _decode(value, encoded)
+
+
+def _strs(value, encoded: bool) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [_decode(v, encoded) for v in values]
+
+
+_PARTS = {":all": "all", ":localpart": "localpart", ":domain": "domain", ":user": "user", ":detail": "detail"}
+_RELATIONS = {v: k for k, v in SPAM_OPS.items()}
+
+
+def _only(test: commands.Command, allowed: set[str]) -> None:
+    """Refuse tags the editor can not represent (a comparator, :index, :mime …)."""
+    extra = set(test.arguments) - allowed
+    if extra:
+        raise NotRepresentable(f"{test.name} with {', '.join(sorted(extra))}")
 
 
 def _cond_from_test(test: commands.Command, encoded: bool) -> Condition:
@@ -49,46 +90,70 @@ def _cond_from_test(test: commands.Command, encoded: bool) -> Condition:
     if test.name == "not":
         negate = True
         test = test.arguments["test"]
-    if test.name == "header":
-        names = test.arguments["header-names"]
-        names = [_str(n, encoded) for n in names] if isinstance(names, list) else [_str(names, encoded)]
+    if test.name in ("header", "address", "envelope"):
+        _only(test, {"match-type", "header-names", "header-list", "key-list", "address-part"})
+        names = _strs(test.arguments.get("header-names", test.arguments.get("header-list")), encoded)
         tag = test.arguments.get("match-type", ":is")
         op = next((k for k, v in TEXT_OPS.items() if v == (tag, negate)), None)
         if op is None:
             raise NotRepresentable(f"match type {tag}")
         value = _str(test.arguments["key-list"], encoded)
         lowered = [n.lower() for n in names]
+        part = ""
+        if test.name != "header":
+            part = _PARTS[test.arguments.get("address-part", ":all")]
+        if test.name == "envelope":
+            fld = next((f for f, n in ENVELOPE_FIELDS.items() if [n] == lowered), None)
+            if fld is None:
+                raise NotRepresentable("an envelope part the editor does not offer")
+            return Condition(field=fld, op=op, value=value, part=part)
         for fld, headers in TEXT_FIELDS.items():
-            if headers and lowered == headers:
-                return Condition(field=fld, op=op, value=value)
+            if headers and lowered == headers and (not part or fld in ADDRESS_FIELDS):
+                return Condition(field=fld, op=op, value=value, part=part)
         if len(names) != 1:
             raise NotRepresentable("several headers in one condition")
-        return Condition(field="header", op=op, value=value, header=lowered[0])
+        return Condition(field="header", op=op, value=value, header=lowered[0], part=part)
     if negate:
         raise NotRepresentable(f"not {test.name}")
     if test.name == "size":
         op = {v: k for k, v in SIZE_OPS.items()}.get(test.arguments["comparator"])
         return Condition(field="size", op=op or "", value=str(test.arguments["limit"]))
     if test.name == "spamtest":
-        return Condition(field="spam", op="over", value=_str(test.arguments["value"], encoded))
+        _only(test, {"percent", "match-type", "comparator", "value"})
+        relation = _decode(test.extra_arguments.get("match-type", '""'), False)
+        op = _RELATIONS.get(relation)
+        if test.arguments.get("match-type") != ":value" or op is None:
+            raise NotRepresentable("a spamtest the editor can not represent")
+        fld = "spam" if "percent" in test.arguments else "spam_level"
+        return Condition(field=fld, op=op, value=_str(test.arguments["value"], encoded))
+    if test.name == "duplicate":
+        _only(test, set())
+        return Condition(field="duplicate", op="yes", value="")
     raise NotRepresentable(f"the test “{test.name}”")
 
 
 def _action_from_cmd(cmd: commands.Command, encoded: bool) -> Action:
     name = cmd.name
     if name == "fileinto":
-        return Action("copyto" if "copy" in cmd.arguments else "fileinto", _str(cmd.arguments["mailbox"], encoded))
+        _only(cmd, {"copy", "create", "mailbox"})
+        return Action("copyto" if "copy" in cmd.arguments else "fileinto", _str(cmd.arguments["mailbox"], encoded),
+                      create="create" in cmd.arguments)
     if name == "redirect":
+        _only(cmd, {"copy", "address"})
         return Action("redirect_copy" if "copy" in cmd.arguments else "redirect", _str(cmd.arguments["address"], encoded))
     if name == "reject":
         return Action("reject", _str(cmd.arguments["text"], encoded))
-    if name == "addflag":
-        flag = _str(cmd.arguments["list-of-flags"], encoded)
-        kind = next((k for k, v in FLAG_ACTIONS.items() if v == flag), None)
-        if kind is None:
-            raise NotRepresentable(f"the flag {flag}")
-        return Action(kind)
-    if name in ("discard", "stop"):
+    if name in ("addflag", "setflag", "removeflag"):
+        _only(cmd, {"list-of-flags"})
+        flags = _strs(cmd.arguments["list-of-flags"], encoded)
+        if any(not f or any(c.isspace() for c in f) for f in flags):
+            raise NotRepresentable("an IMAP flag with spaces")
+        kind = next((k for k, v in FLAG_ACTIONS.items() if [v] == flags), None)
+        if name == "addflag" and kind is not None:
+            return Action(kind)
+        return Action(name, " ".join(flags))
+    if name in ("discard", "stop", "keep"):
+        _only(cmd, set())
         return Action(name)
     raise NotRepresentable(f"the action “{name}”")
 
@@ -121,30 +186,47 @@ def _rule_from_block(name: str, cmd: commands.Command, encoded: bool) -> SieveRu
 
 
 def _vacation_from(cmd: commands.Command, encoded: bool) -> Vacation:
+    """A vacation action, alone or under `if [allof(]currentdate :value "ge"/"le" "date" "YYYY-MM-DD"[)]`."""
     start = end = None
     if cmd.name == "if":
-        for t in cmd.arguments["test"].arguments.get("tests", []):
+        test = cmd.arguments["test"]
+        tests = test.arguments["tests"] if test.name == "allof" else [test]
+        for t in tests:
             if t.name != "currentdate":
-                raise NotRepresentable("a vacation condition the editor did not write")
+                raise NotRepresentable("a vacation condition the editor can not represent")
+            _only(t, {"match-type", "date-part", "key-list"})
+            relation = _decode(t.extra_arguments.get("match-type", '""'), False)
+            if t.arguments.get("match-type") != ":value" or _str(t.arguments["date-part"], encoded) != "date":
+                raise NotRepresentable("a vacation date the editor can not represent")
             day = dt.date.fromisoformat(_str(t.arguments["key-list"], encoded))
-            if t.extra_arguments.get("match-type") == '"ge"':
+            if relation == "ge" and start is None:
                 start = day
-            else:
+            elif relation == "le" and end is None:
                 end = day
+            else:
+                raise NotRepresentable("a vacation date the editor can not represent")
         if len(cmd.children) != 1:
             raise NotRepresentable("more than the auto-reply in the vacation block")
         cmd = cmd.children[0]
     if cmd.name != "vacation":
         raise NotRepresentable("the vacation block")
+    _only(cmd, {"days", "subject", "from", "addresses", "reason"})
     addresses = cmd.extra_arguments.get("addresses", [])
-    addresses = addresses if isinstance(addresses, list) else [addresses]
+    seconds = None
+    days = 7
+    if cmd.arguments.get("days") == ":seconds":
+        seconds = int(cmd.extra_arguments["days"])
+    elif "days" in cmd.arguments:
+        days = int(cmd.extra_arguments["days"])
     return Vacation(
         subject=_str(cmd.extra_arguments.get("subject", '""'), encoded),
         body=_str(cmd.arguments["reason"], encoded),
-        addresses=[_str(a, encoded) for a in addresses],
-        days=int(cmd.extra_arguments.get("days", 7)),
+        addresses=_strs(addresses, encoded) if addresses else [],
+        days=days,
         start=start,
         end=end,
+        seconds=seconds,
+        from_addr=_str(cmd.extra_arguments["from"], encoded) if "from" in cmd.arguments else "",
     )
 
 

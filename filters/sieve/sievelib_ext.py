@@ -9,8 +9,9 @@ definitions); `parse(text)` installs them and parses, raising ParseFailed with s
 message. No dependency beyond sievelib: written to be offered upstream as is. The mail
 server stays the authority on validity; this only lets scripts be read.
 
-Not covered (sievelib's parser can not end a test whose arguments are all optional tags):
-`duplicate` (RFC 7352).
+`duplicate` (RFC 7352) is taught only in its plain form (`if duplicate`): sievelib's parser
+can not end a test whose arguments are all optional tags once one is given, so
+`duplicate :seconds 60` still fails to parse (a script using it stays raw text).
 """
 
 from __future__ import annotations
@@ -127,6 +128,20 @@ class DeleteheaderCommand(commands.ActionCommand):
         pass
 
 
+class DuplicateCommand(commands.TestCommand):
+    """RFC 7352: duplicate [":handle" <handle: string>] [":header" <name: string> / ":uniqueid" <value: string>]
+    [":seconds" <timeout: number>] [":last"] (only the plain form parses, see the module's docstring)"""
+
+    extension = "duplicate"
+    args_definition = [
+        {"name": "handle", "type": ["tag"], "values": [":handle"], "extra_arg": {"type": "string"}, "required": False},
+        {"name": "header", "type": ["tag"], "values": [":header", ":uniqueid"], "extra_arg": {"type": "string"},
+         "required": False},
+        {"name": "seconds", "type": ["tag"], "values": [":seconds"], "extra_arg": {"type": "number"}, "required": False},
+        {"name": "last", "type": ["tag"], "values": [":last"], "required": False},
+    ]
+
+
 class RequireCommand(commands.RequireCommand):
     """`require`, also loading the extensions a required one implies."""
 
@@ -151,7 +166,7 @@ def install() -> None:
         commands.add_commands(
             [
                 IncludeCommand, ReturnCommand, GlobalCommand, SpamtestCommand, VirustestCommand, StringCommand,
-                MailboxexistsCommand, AddheaderCommand, DeleteheaderCommand, RequireCommand,
+                MailboxexistsCommand, AddheaderCommand, DeleteheaderCommand, DuplicateCommand, RequireCommand,
             ]
         )
         # The comparator values live in one shared argument definition used by every test.

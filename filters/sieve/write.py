@@ -24,8 +24,12 @@ from sievelib import commands
 
 from . import sievelib_ext
 from .model import (
+    ENVELOPE_FIELDS,
     FLAG_ACTIONS,
+    FLAG_LIST_ACTIONS,
     SIZE_OPS,
+    SPAM_FIELDS,
+    SPAM_OPS,
     TEXT_ACTIONS,
     TEXT_FIELDS,
     TEXT_OPS,
@@ -49,7 +53,11 @@ SIZE_RE = re.compile(r"^[0-9]{1,9}[KMG]?$")
 _REQUIRE_ORDER = [
     "encoded-character", "include", "fileinto", "copy", "reject", "imap4flags", "regex", "relational",
     "comparator-i;ascii-numeric", "spamtest", "spamtestplus", "date", "vacation",
+    # Only in scripts opened from elsewhere (the editor's own layout never needed them before).
+    "envelope", "subaddress", "mailbox", "duplicate", "vacation-seconds",
 ]
+_ADDRESS_PARTS = {"all": ":all", "localpart": ":localpart", "domain": ":domain", "user": ":user", "detail": ":detail"}
+FLAG_RE = re.compile(r"^\\?[!#-'+-.0-9;<-Z^-z|~]{1,64}$")
 
 
 # Strings ---------------------------------------------------------------------------
@@ -69,6 +77,9 @@ class _Writer:
     def __init__(self, encode: bool):
         self.encode = encode
         self.requires: set[str] = {"encoded-character"} if encode else set()
+
+    def quote_list(self, values: list[str]) -> str | list[str]:
+        return [self.quote(v) for v in values] if len(values) > 1 else self.quote(values[0])
 
     def quote(self, value: str, *, multiline: bool = False) -> str:
         if multiline:
@@ -102,42 +113,66 @@ def _text_test(w: _Writer, cond: Condition) -> commands.Command:
     tag, negate = TEXT_OPS[cond.op]
     if tag == ":regex":
         w.requires.add("regex")
-    names = TEXT_FIELDS[cond.field] or [cond.header]
-    header_names = [w.quote(n) for n in names] if len(names) > 1 else w.quote(names[0])
-    test = _cmd("header", match_type=tag, header_names=header_names, key_list=w.quote(cond.value))
+    if cond.field in ENVELOPE_FIELDS:
+        w.requires.add("envelope")
+        names = [ENVELOPE_FIELDS[cond.field]]
+    else:
+        names = TEXT_FIELDS[cond.field] or [cond.header]
+    header_names = w.quote_list(names)
+    if cond.part or cond.field in ENVELOPE_FIELDS:
+        if cond.part in ("user", "detail"):
+            w.requires.add("subaddress")
+        test = _cmd("envelope" if cond.field in ENVELOPE_FIELDS else "address")
+        if cond.part and cond.part != "all":  # :all is the default address part
+            test.arguments["address-part"] = _ADDRESS_PARTS[cond.part]
+        test.arguments.update({"match-type": tag, "header-list": header_names, "key-list": w.quote(cond.value)})
+    else:
+        test = _cmd("header", match_type=tag, header_names=header_names, key_list=w.quote(cond.value))
     if negate:
         return _cmd("not", test=test)
     return test
 
 
-def _spamtest(w: _Writer, percent: int | str) -> commands.Command:
-    w.requires.update({"spamtestplus", "relational", "comparator-i;ascii-numeric"})
-    test = _cmd("spamtest", percent=":percent", match_type=":value", comparator=":comparator", value=w.quote(str(percent)))
-    test.extra_arguments["match-type"] = '"gt"'
+def _spamtest(w: _Writer, value: int | str, op: str = "over", percent: bool = True) -> commands.Command:
+    w.requires.update({"spamtestplus" if percent else "spamtest", "relational", "comparator-i;ascii-numeric"})
+    test = _cmd("spamtest", match_type=":value", comparator=":comparator", value=w.quote(str(value)))
+    if percent:
+        test.arguments = {"percent": ":percent", **test.arguments}
+    test.extra_arguments["match-type"] = f'"{SPAM_OPS[op]}"'
     test.extra_arguments["comparator"] = '"i;ascii-numeric"'
     return test
 
 
 def _test(w: _Writer, cond: Condition) -> commands.Command:
-    if cond.field in TEXT_FIELDS:
+    if cond.field in TEXT_FIELDS or cond.field in ENVELOPE_FIELDS:
         return _text_test(w, cond)
     if cond.field == "size":
         if not SIZE_RE.match(cond.value) or cond.op not in SIZE_OPS:
             raise ValueError(f"bad size condition {cond.op} {cond.value!r}")
         return _cmd("size", comparator=SIZE_OPS[cond.op], limit=cond.value)
-    if cond.field == "spam":
-        return _spamtest(w, int(cond.value))
+    if cond.field in SPAM_FIELDS:
+        if cond.op not in SPAM_OPS:
+            raise ValueError(f"bad spam condition {cond.op}")
+        return _spamtest(w, int(cond.value), cond.op, percent=SPAM_FIELDS[cond.field])
+    if cond.field == "duplicate":
+        w.requires.add("duplicate")
+        return _cmd("duplicate")
     raise ValueError(f"unknown condition field {cond.field!r}")
 
 
 def _action(w: _Writer, action: Action, parent: commands.Command) -> commands.Command:
     kind = action.kind
-    if kind == "fileinto":
+    if kind in ("fileinto", "copyto"):
         w.requires.add("fileinto")
-        return _cmd("fileinto", parent, mailbox=w.quote(action.arg))
-    if kind == "copyto":
-        w.requires.update({"fileinto", "copy"})
-        return _cmd("fileinto", parent, copy=":copy", mailbox=w.quote(action.arg))
+        cmd = _cmd("fileinto", parent)
+        if kind == "copyto":
+            w.requires.add("copy")
+            cmd.arguments["copy"] = ":copy"
+        if action.create:
+            w.requires.add("mailbox")
+            cmd.arguments["create"] = ":create"
+        cmd.arguments["mailbox"] = w.quote(action.arg)
+        return cmd
     if kind == "redirect":
         return _cmd("redirect", parent, address=w.quote(action.arg))
     if kind == "redirect_copy":
@@ -149,7 +184,13 @@ def _action(w: _Writer, action: Action, parent: commands.Command) -> commands.Co
     if kind in FLAG_ACTIONS:
         w.requires.add("imap4flags")
         return _cmd("addflag", parent, list_of_flags=w.quote(FLAG_ACTIONS[kind]))
-    if kind in ("discard", "stop"):
+    if kind in FLAG_LIST_ACTIONS:
+        flags = action.arg.split()
+        if not flags or not all(FLAG_RE.match(f) for f in flags):
+            raise ValueError(f"bad IMAP flags {action.arg!r}")
+        w.requires.add("imap4flags")
+        return _cmd(kind, parent, list_of_flags=w.quote_list(flags))
+    if kind in ("discard", "stop", "keep"):
         return _cmd(kind, parent)
     raise ValueError(f"unknown action {kind!r}")
 
@@ -171,9 +212,17 @@ def _rule_block(w: _Writer, rule: SieveRule) -> commands.Command:
 
 def _vacation_block(w: _Writer, vac: Vacation) -> commands.Command:
     w.requires.add("vacation")
-    action = _cmd("vacation", days=":days", subject=":subject", reason=w.quote(vac.body, multiline=True))
-    action.extra_arguments["days"] = str(vac.days)
+    if vac.seconds is not None:
+        w.requires.add("vacation-seconds")
+        action = _cmd("vacation", days=":seconds", subject=":subject", reason=w.quote(vac.body, multiline=True))
+        action.extra_arguments["days"] = str(vac.seconds)
+    else:
+        action = _cmd("vacation", days=":days", subject=":subject", reason=w.quote(vac.body, multiline=True))
+        action.extra_arguments["days"] = str(vac.days)
     action.extra_arguments["subject"] = w.quote(vac.subject)
+    if vac.from_addr:
+        action.arguments["from"] = ":from"
+        action.extra_arguments["from"] = w.quote(vac.from_addr)
     if vac.addresses:
         action.arguments["addresses"] = ":addresses"
         action.extra_arguments["addresses"] = [w.quote(a) for a in vac.addresses]
@@ -195,11 +244,24 @@ def _vacation_block(w: _Writer, vac: Vacation) -> commands.Command:
 def _all_strings(rs: RuleSet) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = [(name, False) for name in rs.includes]
     if rs.vacation:
-        out += [(rs.vacation.subject, False), (rs.vacation.body, True)] + [(a, False) for a in rs.vacation.addresses]
+        out += vacation_strings(rs.vacation)
     for rule in rs.rules:
-        out += [(c.value, False) for c in rule.conditions] + [(c.header, False) for c in rule.conditions]
-        out += [(a.arg, a.kind in TEXT_ACTIONS) for a in rule.actions]
+        out += rule_strings(rule)
     return out
+
+
+def rule_strings(rule: SieveRule) -> list[tuple[str, bool]]:
+    """A rule's typed strings, and whether each may span lines."""
+    return ([(c.value, False) for c in rule.conditions] + [(c.header, False) for c in rule.conditions]
+            + [(a.arg, a.kind in TEXT_ACTIONS) for a in rule.actions])
+
+
+def vacation_strings(vac: Vacation) -> list[tuple[str, bool]]:
+    return [(vac.subject, False), (vac.body, True), (vac.from_addr, False)] + [(a, False) for a in vac.addresses]
+
+
+def needs_encoding(strings: list[tuple[str, bool]]) -> bool:
+    return any(_needs_encoding(normalize_multiline(s) if ml else s, ml) for s, ml in strings)
 
 
 def generate(rs: RuleSet) -> str:

@@ -39,8 +39,18 @@
     });
     if (allowed.indexOf(op.value) === -1) op.value = allowed[0];
     show(row, "header", spec.header);
+    show(row, "part", spec.parts.length > 0);
     show(row, "op", field !== "");
-    show(row, "value", field !== "");
+    show(row, "value", field !== "" && spec.value);
+    var part = input(row, "part");
+    if (part) {
+      Array.prototype.forEach.call(part.options, function (o) {
+        var ok = spec.parts.indexOf(o.value) !== -1;
+        o.hidden = !ok;
+        o.disabled = !ok;
+      });
+      if (spec.parts.length && spec.parts.indexOf(part.value) === -1) part.value = spec.parts[0];
+    }
     value.placeholder = spec.placeholder;
     value.inputMode = spec.inputmode;
   }
@@ -50,6 +60,8 @@
     show(row, "folder", arg === "folder");
     show(row, "address", arg === "address");
     show(row, "text", arg === "text");
+    show(row, "flags", arg === "flags");
+    show(row, "create", arg === "folder");
   }
 
   function update(row) {

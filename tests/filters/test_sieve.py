@@ -101,7 +101,7 @@ def test_scripts_written_by_hand_are_not_representable(script):
 
 
 def test_an_editor_script_changed_by_hand_is_not_taken_for_an_editor_one():
-    text = sieve.generate(FULL).replace('fileinto "Work/Boss";', 'fileinto "Work/Boss";\n    keep;')
+    text = sieve.generate(FULL).replace('fileinto "Work/Boss";', 'fileinto "Work/Boss";\n    notify "mailto:x@y.z";')
     with pytest.raises(sieve.NotRepresentable):
         sieve.parse(text)
     text = sieve.generate(FULL).replace("# rule: \"off\"", "# rule: \"off\"\n# my note")
