@@ -9,6 +9,14 @@ refuses attempts before any password is hashed. A successful login clears the ac
 count but not the address's, so an attacker can not reset their address count by logging
 in to an account of their own between guesses.
 
+The same counters throttle mail logins (IMAP, POP3, ManageSieve, SMTP AUTH): Dovecot asks
+accounts.authpolicy before it checks a password, so web and mail failures share one
+budget. A web browser proves it is the owner's with a signed cookie (`remember_device`);
+a mail program can not carry one, so every successful login also remembers the client's
+address (IPv6: its /64) for the account for `THROTTLE_KNOWN_ADDRESS_DAYS`
+(`is_known_address`), and mail logins from such an address count against the account's
+own key, apart from strangers'.
+
 Redis unreachable → `ThrottleUnavailable`: logins are refused with a clear page rather
 than left unthrottled (fail closed).
 """
@@ -109,11 +117,34 @@ def is_known_device(request: HttpRequest, account: str) -> bool:
         return False
 
 
+def _known_address_key(account: str, address: str) -> str:
+    return f"{settings.THROTTLE_KEY_PREFIX}known-address:{_digest(_account_digest(account) + ' ' + _network(address))}"
+
+
+def is_known_address(account: str, address: str) -> bool:
+    """Whether `account` logged in successfully from this address (IPv6: this /64) lately.
+
+    Raises ThrottleUnavailable when Redis can not be reached."""
+    try:
+        return bool(client().exists(_known_address_key(account, address)))
+    except redis.RedisError as exc:
+        raise ThrottleUnavailable(str(exc)) from exc
+
+
+def remember_address(account: str, address: str) -> None:
+    """After a successful login: mail logins from this address count as the owner's from now on."""
+    try:
+        client().set(_known_address_key(account, address), 1, ex=settings.THROTTLE_KNOWN_ADDRESS_DAYS * 86400)
+    except redis.RedisError as exc:
+        raise ThrottleUnavailable(str(exc)) from exc
+
+
 class LoginThrottle:
     """The throttle for one login attempt: `account` as typed (normalised), `address` of the client.
 
-    A browser the account's owner logged in with before (`remember_device`) counts against
-    an account key of its own: strangers' failures lock strangers out, never the owner.
+    A browser the account's owner logged in with before (`remember_device`), or for mail
+    logins an address the account logged in from before (`is_known_address`), counts
+    against an account key of its own: strangers' failures lock strangers out, never the owner.
     """
 
     def __init__(self, account: str, address: str, *, known_device: bool = False):
@@ -122,6 +153,7 @@ class LoginThrottle:
         self.account = _Key(f"{prefix}{kind}:{_account_digest(account)}", settings.THROTTLE_ACCOUNT_FAILURES)
         # IPv6 clients by their /64, like sign-ups: one machine may rotate through a whole /64.
         self.address = _Key(f"{prefix}address:{_digest(_network(address))}", settings.THROTTLE_ADDRESS_FAILURES)
+        self._known_address = _known_address_key(account, address)
 
     @classmethod
     def for_request(cls, request: HttpRequest, account: str) -> "LoginThrottle":
@@ -197,7 +229,11 @@ class LoginThrottle:
 
     def success(self) -> None:
         try:
-            client().delete(self.account.name + ":fails", self.account.name + ":lock", self._inflight)
+            pipe = client().pipeline(transaction=False)
+            pipe.delete(self.account.name + ":fails", self.account.name + ":lock", self._inflight)
+            # The owner was here: their mail programs at this address count apart from strangers.
+            pipe.set(self._known_address, 1, ex=settings.THROTTLE_KNOWN_ADDRESS_DAYS * 86400)
+            pipe.execute()
         except redis.RedisError as exc:
             raise ThrottleUnavailable(str(exc)) from exc
 

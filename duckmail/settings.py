@@ -229,6 +229,13 @@ THROTTLE_ACCOUNT_FAILURES = envint("THROTTLE_ACCOUNT_FAILURES", 5)
 THROTTLE_ADDRESS_FAILURES = envint("THROTTLE_ADDRESS_FAILURES", 20)
 THROTTLE_LOCK_SECONDS = envint("THROTTLE_LOCK_SECONDS", 30)
 THROTTLE_MAX_LOCK_SECONDS = envint("THROTTLE_MAX_LOCK_SECONDS", 15 * 60)
+# Mail logins (accounts.authpolicy, Dovecot's auth_policy) from an address the account logged
+# in from successfully within this many days count apart from strangers' (the owner stays in).
+THROTTLE_KNOWN_ADDRESS_DAYS = envint("THROTTLE_KNOWN_ADDRESS_DAYS", 30)
+# Dovecot asks the policy server (manage.py run_auth_policy, on 127.0.0.1) before checking
+# any mail password; its API key comes from here or is derived from SECRET_KEY.
+AUTH_POLICY_PORT = envint("AUTH_POLICY_PORT", 10030)
+AUTH_POLICY_SECRET = envstr("AUTH_POLICY_SECRET")
 # Behind a reverse proxy, the request header holding the client address (e.g.
 # HTTP_X_REAL_IP); empty means REMOTE_ADDR. Only set it if the proxy overwrites it.
 CLIENT_IP_HEADER = envstr("CLIENT_IP_HEADER")
@@ -284,6 +291,9 @@ SUBMISSION_PORT = envint("SUBMISSION_PORT", 10587)
 # Postfix's loopback-only reinjection service: the one way Dovecot sends mail (Sieve
 # redirects, vacation replies); port 25 no longer relays for loopback.
 REINJECT_PORT = envint("REINJECT_PORT", 10027)
+# The From: check (accounts/senders.py, `manage.py run_sender_check`): a milter that Postfix's
+# submission and reinjection services ask at the end of each message; loopback only.
+SENDER_CHECK_PORT = envint("SENDER_CHECK_PORT", 10031)
 # What members put in their mail programs (shown on the account page): the public host
 # name and ports, which differ from the loopback ports the web talks to.
 PUBLIC_MAIL_HOST = envstr("PUBLIC_MAIL_HOST", MAIL_HOST if DEBUG else f"mail.{SERVICE_DOMAIN}")

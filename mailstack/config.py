@@ -34,6 +34,13 @@ from django.template import Context, Engine
 from . import credentials, globalsieve
 
 DEPLOY_DIR = Path(settings.BASE_DIR) / "deploy"
+# What Dovecot sends our auth policy server (accounts.authpolicy reads these names; no import
+# of accounts here, see mailstack/registry.py). `user` differs from `login` only for
+# master-user logins; `secret_sha256` is the hash the token passdb looks up, never the secret.
+AUTH_POLICY_ATTRIBUTES = (
+    "login=%{requested_username} user=%u remote=%{rip} protocol=%s session=%{session} "
+    "secret_sha256=%{sha256:password}"
+)
 _engine = Engine(dirs=[str(DEPLOY_DIR)], autoescape=False)
 
 POSTFIX_MAPS = {
@@ -57,6 +64,10 @@ class Ports:
     smtp: int = field(default_factory=lambda: settings.SMTP_PORT)
     submission: int = field(default_factory=lambda: settings.SUBMISSION_PORT)
     reinject: int = field(default_factory=lambda: settings.REINJECT_PORT)
+    # The From: check (manage.py run_sender_check), a milter asked by submission and reinjection.
+    sender_check: int = field(default_factory=lambda: settings.SENDER_CHECK_PORT)
+    # Our auth policy server (accounts.authpolicy), asked by Dovecot before every login.
+    auth_policy: int = field(default_factory=lambda: settings.AUTH_POLICY_PORT)
     # Where Postfix delivers (the antispam delivery agent once it exists; Dovecot LMTP now).
     delivery: int | None = None
     # Where Postfix relays outside mail in development and tests (a local sink).
@@ -236,9 +247,12 @@ def generate(
         "auth_port": ports.auth,
         "smtp_port": ports.smtp,
         "reinject_port": ports.reinject,
+        "sender_check_port": ports.sender_check,
         "submission_port": ports.submission,
         "delivery_port": ports.delivery or ports.lmtp,
         "relay_port": ports.relay,
+        "auth_policy_port": ports.auth_policy,
+        "auth_policy_attributes": AUTH_POLICY_ATTRIBUTES,
         "connect": connect,
     }
     conf = dovecot_dir / "dovecot.conf"
@@ -251,6 +265,10 @@ def generate(
     nets = ",".join(n.strip() for n in settings.DOVECOT_MASTER_NETS.split(",") if n.strip())
     master = f"{settings.DOVECOT_MASTER_USER}:{ssha512(credentials.master_password())}::::::allow_real_nets={nets}\n"
     _write(dovecot_dir / "master-users", master, 0o640, "dovecot")
+    policy_secret = credentials.auth_policy_secret()
+    _write(dovecot_dir / "auth-policy-header", f"{credentials.AUTH_POLICY_HEADER}: {policy_secret}", 0o640, "dovecot")
+    nonce = hashlib.sha256(b"duckmail auth policy nonce " + policy_secret.encode()).hexdigest()
+    _write(dovecot_dir / "auth-policy-nonce", nonce, 0o640, "dovecot")
     for name in ("incoming_spam.sieve", "default.sieve"):
         target = sieve_global / name
         shutil.copyfile(DEPLOY_DIR / "sieve" / name, target)

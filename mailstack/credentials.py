@@ -21,3 +21,15 @@ def master_login(email: str) -> str:
     """The login that makes Dovecot act as `email` through the master user
     (`auth_master_user_separator = *` in the generated dovecot.conf)."""
     return f"{email}*{settings.DOVECOT_MASTER_USER}"
+
+
+def auth_policy_secret() -> str:
+    """The key Dovecot sends to our auth policy server (accounts.authpolicy) with every
+    question, from the environment or derived from SECRET_KEY: nothing else on the host
+    may unlock accounts by answering "allow" in its place or feed it fake failures."""
+    if settings.AUTH_POLICY_SECRET:
+        return settings.AUTH_POLICY_SECRET
+    return hmac.new(settings.SECRET_KEY.encode(), b"duckmail dovecot auth policy", hashlib.sha256).hexdigest()
+
+
+AUTH_POLICY_HEADER = "X-DuckMail-Policy-Key"

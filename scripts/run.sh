@@ -14,7 +14,8 @@ mkdir -p var/log
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "$WEB_PORT" "${DUCKMAIL_IMAP_PORT:-10143}" "${DUCKMAIL_POP3_PORT:-10110}" \
   "${DUCKMAIL_MANAGESIEVE_PORT:-14190}" "${DUCKMAIL_LMTP_PORT:-10024}" "${DUCKMAIL_SMTP_PORT:-10025}" \
-  "${DUCKMAIL_SUBMISSION_PORT:-10587}" "${DUCKMAIL_DOVECOT_AUTH_PORT:-10028}" "${DUCKMAIL_REINJECT_PORT:-10027}"; do
+  "${DUCKMAIL_SUBMISSION_PORT:-10587}" "${DUCKMAIL_DOVECOT_AUTH_PORT:-10028}" "${DUCKMAIL_REINJECT_PORT:-10027}" \
+  "${DUCKMAIL_SENDER_CHECK_PORT:-10031}" "${DUCKMAIL_AUTH_POLICY_PORT:-10030}"; do
   if port_in_use "$port"; then
     echo "Port $port is already in use (another 'make run'?). Stop that, or set the DUCKMAIL_*_PORT variables." >&2
     exit 1
@@ -59,9 +60,14 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# Before Dovecot: it asks the auth policy server (the login throttle) about every login and
+# refuses all of them while it does not answer.
+supervise "auth policy" var/log/auth-policy.log $PY manage.py run_auth_policy & pids+=($!)
 supervise dovecot var/log/dovecot.log dovecot -F -c "$MAILDIR/dovecot/dovecot.conf" & pids+=($!)
 # After Dovecot: setting a password from the environment ends open mail sessions.
 $PY manage.py bootstrap
+# The From: check Postfix's submission and reinjection ask (without it they answer 4xx).
+supervise "sender check" var/log/sender-check.log $PY manage.py run_sender_check & pids+=($!)
 # Postfix's own master process watches over its daemons.
 postfix -c "$MAILDIR/postfix" start >/dev/null 2>&1 || echo "warning: Postfix did not start, see $MAILDIR/log/postfix.log" >&2
 supervise "celery worker" var/log/celery-worker.log \
@@ -85,8 +91,10 @@ DuckMail is running (Ctrl-C stops everything):
   Postfix SMTP   127.0.0.1:${DUCKMAIL_SMTP_PORT:-10025}
   submission     127.0.0.1:${DUCKMAIL_SUBMISSION_PORT:-10587}  (Dovecot SASL on ${DUCKMAIL_DOVECOT_AUTH_PORT:-10028})
   reinjection    127.0.0.1:${DUCKMAIL_REINJECT_PORT:-10027}  (Dovecot's redirects and vacation replies)
+  From: check    127.0.0.1:${DUCKMAIL_SENDER_CHECK_PORT:-10031}  (milter for submission and reinjection)
+  auth policy    127.0.0.1:${DUCKMAIL_AUTH_POLICY_PORT:-10030}  (login throttle Dovecot asks before every login)
   Celery worker + beat over ${DUCKMAIL_REDIS_URL:-redis://127.0.0.1:6379/0}
-Logs: var/log/ (web, celery) and $MAILDIR/log/ (dovecot, postfix). What dies is restarted.
+Logs: var/log/ (web, celery, sender check, auth policy) and $MAILDIR/log/ (dovecot, postfix). What dies is restarted.
 INFO
 # Until Ctrl-C: the supervisors never exit on their own.
 wait

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,6 +45,11 @@ class MailStack:
     ports: mailconfig.Ports
     dovecot: subprocess.Popen | None = None
     postfix_started: bool = False
+    # Our auth policy server (accounts.authpolicy): a thread of this process, so that it reads
+    # the settings (and throttle key prefix) each test sets; or a process (benchmarks).
+    auth_policy: object | None = None
+    # The From: check (manage.py run_sender_check) Postfix's submission and reinjection ask.
+    sender_check: subprocess.Popen | None = None
 
     @property
     def dovecot_conf(self) -> Path:
@@ -73,9 +79,50 @@ class MailStack:
         for port in (self.ports.imap, self.ports.lmtp, self.ports.managesieve, self.ports.pop3):
             wait_for_port(port, proc=self.dovecot)
 
+    def start_auth_policy(self, in_process: bool = True) -> None:
+        if in_process:
+            from accounts import authpolicy
+
+            self.auth_policy = authpolicy.start_in_thread(self.ports.auth_policy)
+        else:
+            env = {**os.environ, "DUCKMAIL_DB_NAME": settings.DATABASES["default"]["NAME"],
+                   "DUCKMAIL_THROTTLE_KEY_PREFIX": settings.THROTTLE_KEY_PREFIX}
+            self.auth_policy = subprocess.Popen(
+                [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "run_auth_policy",
+                 "--port", str(self.ports.auth_policy)], env=env, stdout=subprocess.DEVNULL)
+            wait_for_port(self.ports.auth_policy, proc=self.auth_policy)
+
+    def stop_auth_policy(self) -> None:
+        if isinstance(self.auth_policy, subprocess.Popen):
+            self.auth_policy.terminate()
+            self.auth_policy.wait(10)
+        elif self.auth_policy is not None:
+            self.auth_policy.shutdown()
+            self.auth_policy.server_close()
+        self.auth_policy = None
+
+    def start_sender_check(self, **env: str) -> None:
+        """The milter process, reading the test database (`env`: more DUCKMAIL_* variables)."""
+        env = {**os.environ, "DUCKMAIL_DB_NAME": settings.DATABASES["default"]["NAME"], **env}
+        with open(self.dir / "log" / "sender-check.log", "ab") as log:
+            self.sender_check = subprocess.Popen(
+                [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "run_sender_check",
+                 "--port", str(self.ports.sender_check)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.ports.sender_check, proc=self.sender_check)
+
+    def stop_sender_check(self) -> None:
+        if self.sender_check is not None and self.sender_check.poll() is None:
+            self.sender_check.terminate()
+            try:
+                self.sender_check.wait(10)
+            except subprocess.TimeoutExpired:
+                self.sender_check.kill()
+        self.sender_check = None
+
     def start_postfix(self) -> None:
         if self.postfix_started:
             return
+        self.start_sender_check()
         result = subprocess.run(["postfix", "-c", str(self.postfix_dir), "start"], capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"postfix did not start: {result.stderr}\n{self.log('postfix')}")
@@ -85,6 +132,7 @@ class MailStack:
         wait_for_port(self.ports.reinject)
 
     def stop(self) -> None:
+        self.stop_auth_policy()
         if self.postfix_started:
             subprocess.run(["postfix", "-c", str(self.postfix_dir), "stop"], capture_output=True)
         if self.dovecot is not None and self.dovecot.poll() is None:
@@ -93,15 +141,17 @@ class MailStack:
                 self.dovecot.wait(10)
             except subprocess.TimeoutExpired:
                 self.dovecot.kill()
+        self.stop_sender_check()
 
 
-def start() -> MailStack:
+def start(*, auth_policy_in_process: bool = True) -> MailStack:
     # Not pytest's tmp_path: its 0700 parents keep the mail uid and Postfix out.
     base = Path(tempfile.mkdtemp(prefix="duckmail-test-", dir="/tmp"))
     os.chmod(base, 0o755)
     ports = mailconfig.Ports(
         imap=free_port(), pop3=free_port(), managesieve=free_port(), lmtp=free_port(), auth=free_port(),
-        smtp=free_port(), submission=free_port(), reinject=free_port(), relay=free_port(),
+        smtp=free_port(), submission=free_port(), reinject=free_port(), relay=free_port(), auth_policy=free_port(),
+        sender_check=free_port(),
     )
     mailconfig.generate(base, variant="test", ports=ports, instance_name=f"duckmail-test-{base.name}")
     stack = MailStack(dir=base, ports=ports)
@@ -115,6 +165,8 @@ def start() -> MailStack:
     settings.REINJECT_PORT = ports.reinject
     settings.SUBMISSION_PORT = ports.submission
     settings.MAILCONFIG_DIR = str(base)
+    settings.AUTH_POLICY_PORT = ports.auth_policy
+    stack.start_auth_policy(in_process=auth_policy_in_process)
     stack.start_dovecot()
     return stack
 

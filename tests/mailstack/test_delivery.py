@@ -81,7 +81,8 @@ def test_submission_needs_a_login_and_sends_only_as_own_addresses(postfix, relay
         with pytest.raises(smtplib.SMTPRecipientsRefused) as exc:
             smtp.sendmail("bob@duckmail.test", ["x@example.org"], b"Subject: spoof\r\n\r\nx\r\n")
         assert b"not owned by user" in exc.value.recipients["x@example.org"][1]
-        smtp.sendmail("ally@duckmail.test", ["x@example.org"], make_mail("x@example.org", "From my alias"))
+        smtp.sendmail("ally@duckmail.test", ["x@example.org"],
+                      make_mail("x@example.org", "From my alias", sender="Ally <ally@duckmail.test>"))
     relayed = relay_sink.wait_for(1)
     assert relayed[0][0] == "ally@duckmail.test" and relayed[0][1] == ["x@example.org"]
 
