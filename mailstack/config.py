@@ -31,7 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.template import Context, Engine
 
-from . import credentials, globalsieve
+from . import credentials, dbwatch, globalsieve
 
 DEPLOY_DIR = Path(settings.BASE_DIR) / "deploy"
 # What Dovecot sends our auth policy server (accounts.authpolicy reads these names; no import
@@ -260,6 +260,13 @@ def generate(
     _write(dovecot_dir / "dovecot-sql.conf.ext", _render("dovecot/dovecot-sql.conf.ext", context), 0o640, "dovecot")
     _write(dovecot_dir / "dovecot-sql-tokens.conf.ext", _render("dovecot/dovecot-sql-tokens.conf.ext", context), 0o640,
            "dovecot")
+    # The members' databases, and what stands in for them while PostgreSQL is down
+    # (mailstack.dbwatch switches auth-databases.conf.ext between the two).
+    for name in (dbwatch.AVAILABLE, dbwatch.UNAVAILABLE):
+        _write(dovecot_dir / name, _render(f"dovecot/{name}", context))
+    _write(dovecot_dir / dbwatch.CURRENT, (dovecot_dir / dbwatch.AVAILABLE).read_text())
+    _write(dovecot_dir / "database-unavailable", "#!/bin/sh\n# checkpassword's \"temporary failure\" (mailstack/dbwatch.py)\nexit 111\n",
+           0o755)
     # The master user works only from the workers' addresses: a leaked secret key alone
     # must not open every mailbox from anywhere.
     nets = ",".join(n.strip() for n in settings.DOVECOT_MASTER_NETS.split(",") if n.strip())

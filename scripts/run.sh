@@ -66,6 +66,9 @@ supervise "auth policy" var/log/auth-policy.log $PY manage.py run_auth_policy & 
 supervise dovecot var/log/dovecot.log dovecot -F -c "$MAILDIR/dovecot/dovecot.conf" & pids+=($!)
 # After Dovecot: setting a password from the environment ends open mail sessions.
 $PY manage.py bootstrap
+# While PostgreSQL is down, Dovecot answers "try later" at once instead of hanging, and both
+# Dovecot and Postfix use it again within seconds of its return (mailstack/dbwatch.py).
+supervise "database watch" var/log/database-watch.log $PY manage.py watch_mail_database --dir "$MAILDIR" & pids+=($!)
 # The From: check Postfix's submission and reinjection ask (without it they answer 4xx).
 supervise "sender check" var/log/sender-check.log $PY manage.py run_sender_check & pids+=($!)
 # Postfix's own master process watches over its daemons.
@@ -94,7 +97,7 @@ DuckMail is running (Ctrl-C stops everything):
   From: check    127.0.0.1:${DUCKMAIL_SENDER_CHECK_PORT:-10031}  (milter for submission and reinjection)
   auth policy    127.0.0.1:${DUCKMAIL_AUTH_POLICY_PORT:-10030}  (login throttle Dovecot asks before every login)
   Celery worker + beat over ${DUCKMAIL_REDIS_URL:-redis://127.0.0.1:6379/0}
-Logs: var/log/ (web, celery, sender check, auth policy) and $MAILDIR/log/ (dovecot, postfix). What dies is restarted.
+Logs: var/log/ (web, celery, sender check, auth policy, database watch) and $MAILDIR/log/ (dovecot, postfix). What dies is restarted.
 INFO
 # Until Ctrl-C: the supervisors never exit on their own.
 wait

@@ -66,7 +66,9 @@ def test_the_production_variant_listens_on_ipv4_and_ipv6_with_tls(db, out_dir, p
     assert "ssl = required" in text
     assert "disable_plaintext_auth = no" not in text
     assert "auth_failure_delay" not in text  # the test shortcut stays out of production
-    assert "!include" not in conf.read_text()
+    # Self-contained: the only include is the generated members' databases (mailstack.dbwatch).
+    includes = [ln for ln in conf.read_text().splitlines() if ln.startswith("!include")]
+    assert includes == [f"!include {conf.parent / 'auth-databases.conf.ext'}"]
     main_cf = (conf.parent.parent / "postfix" / "main.cf").read_text()
     assert "message_size_limit = 20971520" in main_cf
     assert "relayhost" not in main_cf  # production delivers outside mail itself
