@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(postgresql redis-server dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve
-  dovecot-managesieved dovecot-pgsql postfix postfix-pgsql python3-venv chromium
+  dovecot-managesieved dovecot-pgsql dovecot-fts-xapian postfix postfix-pgsql python3-venv chromium
   libmilter-dev gcc python3-dev)  # pymilter (the From: check) is built against libmilter
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
