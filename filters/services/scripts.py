@@ -10,16 +10,17 @@ a message).
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 
 from django.core.exceptions import ValidationError
 
-from accounts import mailaccess
+from accounts import mailaccess, senders
 from accounts.models import AuditAction, Member
 from accounts.services import audit
 from duckmail.lib import managesieve
 
 from ..models import FilterSettings
-from ..sieve import sievelib_ext
+from ..sieve import document, sievelib_ext
 from .editor import EDITOR_SCRIPT
 
 SCRIPT_NAME_RE = re.compile(r"^[\w][\w .-]{0,63}$")
@@ -71,12 +72,27 @@ def save_script(member: Member, name: str, text: str, *, activate: bool = False)
     """
     if len(text.encode("utf-8")) > MAX_SCRIPT_BYTES:
         raise ValidationError(f"A script can be at most {MAX_SCRIPT_BYTES // 1024} KB.")
+    check_senders(member, text)
     with mailaccess.sieve(member) as s:
         result = s.put(name, text)
         if activate:
             s.activate(name)
     audit(AuditAction.FILTERS_SCRIPT_SAVED, actor=member, member=member, script=name, activated=activate)
     return result.warnings
+
+
+def check_senders(member: Member, text: str) -> None:
+    """Refuse a script whose automatic replies or notifications would be sent as someone else.
+
+    Postfix's From: check (accounts/senders.py) refuses such mail anyway; saying so here,
+    with the line, beats replies that silently never leave. Same rule, same source."""
+    named = [(line, command, value, parseaddr(value)[1]) for line, command, value in document.sent_from(text)
+             if "${" not in value]  # a variable is only known at delivery: the From: check decides then
+    table = senders.owners(address for *_, address in named if address)
+    for line, command, value, address in named:
+        if not address or member.email.lower() not in table.get(address, set()):
+            raise ValidationError(f'Line {line}: {command} :from "{value}" is not one of your addresses, so '
+                                  f"that mail would never be sent. Use one of your own addresses.")
 
 
 def activate_script(member: Member, name: str | None) -> None:

@@ -592,3 +592,32 @@ def render(items: list[Item]) -> str:
             req = items[first]
             parts[first] = req.lead + _require_prefix(req.caps + missing).rstrip("\n") + (req.tail or "\n")
     return "".join(parts)
+
+
+# Senders a script names ---------------------------------------------------------
+
+_SENDING = {"vacation", "notify"}  # the commands that send mail under a :from of the script's choosing
+
+
+def sent_from(text: str) -> list[tuple[int, str, str]]:
+    """(line, command, value) of every `:from` a `vacation` or `notify` in `text` gives.
+
+    A scan of tokens, not a parse: it also finds them in statements sievelib can not read,
+    and in comments and strings it finds nothing. A script that does not even scan gives []
+    (the server refuses it with its own message)."""
+    try:
+        tokens = _tokens(text, 0, len(text))
+    except ScanError:
+        return []
+    found = []
+    command = ""
+    for i, (kind, start, _end, value) in enumerate(tokens):
+        if kind == "ident":
+            command = value.lower()
+        elif kind == "punct" and value in ";{}":
+            command = ""
+        elif (kind == "tag" and value.lower() == ":from" and command in _SENDING and i + 1 < len(tokens)
+              and tokens[i + 1][0] == "string"):
+            raw = tokens[i + 1][3][1:-1]
+            found.append((text.count("\n", 0, start) + 1, command, re.sub(r"\\(.)", r"\1", raw)))
+    return found

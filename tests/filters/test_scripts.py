@@ -120,3 +120,26 @@ def test_the_raw_script_page_says_whether_the_script_is_active(owner_client, own
     spare = owner_client.get(reverse("filters:script_edit", args=["spare"])).content.decode()
     assert re.search(r"<h1>Script “spare” <span class=\"badge\">not active</span></h1>", spare)
     assert "stored but not in use" in spare
+
+
+def test_a_reply_or_notification_from_someone_elses_address_is_refused_at_its_line(owner_client, owner):
+    forged = ('require ["vacation", "enotify"];\n# away\nvacation :days 1 :from "Boss <postmaster@duckmail.test>" "Away.";\n'
+              'notify :from "other@duckmail.test" "mailto:me@example.org";\n')
+    response = owner_client.post(reverse("filters:script_new"), {"name": "away", "text": forged, "activate": "on"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Line 3: vacation :from" in body and "is not one of your addresses" in body
+    assert "away" not in scripts.list_scripts(owner).names
+    upload = SimpleUploadedFile("away.sieve", forged.replace("postmaster", owner.email.split("@")[0]).encode())
+    response = owner_client.post(reverse("filters:script_upload"), {"file": upload})
+    assert response.status_code == 400
+    assert "Line 4: notify :from" in response.content.decode()
+
+
+def test_a_reply_from_the_members_own_address_or_a_variable_is_stored(owner_client, owner):
+    own = (f'require ["vacation", "variables"];\nvacation :from "Me <{owner.email.upper()}>" "Away.";\n'
+           '# vacation :from "postmaster@duckmail.test" in a comment is no command\n'
+           'set "me" "x";\nvacation :from "${me}" :subject "the :from \\"boss@duckmail.test\\" part" "Away.";\n')
+    response = owner_client.post(reverse("filters:script_new"), {"name": "away", "text": own})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert "away" in scripts.list_scripts(owner).names
