@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("filters/", include("filters.urls")),
+    path("mail/", include("webmail.urls")),
     path("", include("accounts.urls")),
 ]
 

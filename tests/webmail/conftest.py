@@ -1,0 +1,67 @@
+"""Fixtures the webmail tests share: mail put into a member's folders over IMAP APPEND (as
+the member, with their own password), and the member's own IMAP view to check what the
+web did."""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.message import EmailMessage
+
+import pytest
+from django.conf import settings
+from imapclient import IMAPClient
+
+from tests.helpers import PASSWORD
+
+
+def own_imap(member) -> IMAPClient:
+    """An IMAP login of `member` with their password, as a mail program would have (the caller logs out)."""
+    client = IMAPClient("127.0.0.1", port=settings.IMAP_PORT, ssl=False, timeout=20)
+    client.login(member.email, PASSWORD)
+    return client
+
+
+def mail(subject: str = "Hello", *, sender: str = "Friend <friend@example.org>", to: str = "alice@duckmail.test",
+         body: str = "Hi there.\n", date: dt.datetime | None = None, html: str | None = None,
+         attachments: tuple = (), related: tuple = ()) -> bytes:
+    """A message: text (and HTML) body, attachments (filename, type, bytes), and cid images
+    in a multipart/related HTML part (content_id, type, bytes)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = (date or dt.datetime(2024, 3, 5, 10, 30, tzinfo=dt.UTC)).strftime("%a, %d %b %Y %H:%M:%S %z")
+    msg["Message-ID"] = f"<{abs(hash((subject, date)))}@example.org>"
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+        html_part = msg.get_payload()[1]
+        for content_id, ctype, data in related:
+            maintype, subtype = ctype.split("/")
+            html_part.add_related(data, maintype=maintype, subtype=subtype, cid=f"<{content_id}>")
+    for filename, ctype, data in attachments:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()
+
+
+@pytest.fixture
+def put(mail_stack):
+    """put(member, raw, folder="INBOX", flags=(), when=None) -> uid: APPEND as the member."""
+
+    def put(member, raw: bytes, folder: str = "INBOX", flags=(), when: dt.datetime | None = None) -> int:
+        client = own_imap(member)
+        try:
+            response = client.append(folder, raw, flags=flags, msg_time=when)
+        finally:
+            client.logout()
+        # "[APPENDUID <uidvalidity> <uid>] Append completed."
+        return int(response.split(b"]")[0].split()[-1])
+
+    return put
+
+
+@pytest.fixture
+def mail_client(mail_stack, alice_client):
+    """alice's browser, logged in, with the throwaway Dovecot running."""
+    return alice_client

@@ -1,0 +1,111 @@
+"""The member's kept IMAP connection as the webmail uses it.
+
+A kept connection (accounts.mailaccess, duckmail.lib.imap.Pool) stays in whatever state a
+request leaves it, so it carries a small :class:`State`: which folder is selected, and the
+sorted-UID lists of :mod:`.listing`. A page in the folder that is already selected pays no
+SELECT; a folder change pays one.
+
+IMAP failures become what a page can say: :class:`NoSuchFolder` and :class:`NoSuchMessage`
+(404 pages), and a connection that broke or a command the server refused for no reason of
+the member's (:class:`~duckmail.lib.imap.MailServerError`, a BackendUnavailable: the 503
+page). No IMAP exception reaches a view.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
+
+from accounts import mailaccess
+from duckmail.lib.imap import BROKEN, MailServerError
+
+# Sorted-UID lists kept per connection (folder and order): the page being paged through
+# and a few others. 100,000 UIDs take 400 KB as an array of 32-bit numbers.
+MAX_SORTED_LISTS = 3
+
+
+class NoSuchFolder(Exception):
+    """The folder does not exist (or is not selectable) for this member."""
+
+
+class NoSuchMessage(Exception):
+    """No message with that UID in the folder (expunged, moved, or never there)."""
+
+
+@dataclass
+class Selected:
+    name: str
+    uidvalidity: int
+    uidnext: int
+    exists: int
+
+
+@dataclass
+class State:
+    selected: Selected | None = None
+    # (folder, sort key) → (validator, UIDs in order)
+    sorted: OrderedDict[tuple[str, str], tuple[tuple, array]] = field(default_factory=OrderedDict)
+
+
+def state_of(client: IMAPClient) -> State:
+    state = getattr(client, "webmail_state", None)
+    if state is None:
+        state = client.webmail_state = State()
+    return state
+
+
+@contextmanager
+def connection(member) -> Iterator[IMAPClient]:
+    """The member's kept connection; IMAP failures become MailServerError (the 503 page)."""
+    try:
+        with mailaccess.imap(member) as client:
+            yield client
+    except BROKEN as exc:
+        # The pool has dropped the connection already; the next page gets a new one.
+        raise MailServerError(f"The mail server connection broke ({exc}).") from exc
+    except IMAPClientError as exc:
+        raise MailServerError(f"The mail server refused a request ({exc}).") from exc
+
+
+def select(client: IMAPClient, folder: str) -> tuple[Selected, bool]:
+    """Make `folder` the selected one (read-write: opening marks mail read); returns it and
+    whether a SELECT was needed. The kept selection is reused otherwise."""
+    state = state_of(client)
+    current = state.selected
+    if current is not None and current.name == folder:
+        return current, False
+    # A failed SELECT leaves no folder selected (RFC 3501 6.3.1): forget the old one first.
+    state.selected = None
+    try:
+        response = client.select_folder(folder)
+    except IMAPClientAbortError:
+        raise
+    except IMAPClientError as exc:
+        # NO (no such folder, \Noselect, no right to read it) or BAD (a name the server
+        # can not take): either way there is no such folder for this member.
+        raise NoSuchFolder(folder) from exc
+    state.selected = Selected(folder, int(response[b"UIDVALIDITY"]), int(response.get(b"UIDNEXT", 0)),
+                              int(response[b"EXISTS"]))
+    return state.selected, True
+
+
+def refresh(client: IMAPClient, selected: Selected) -> Selected:
+    """The selected folder's current UIDVALIDITY, UIDNEXT and size (one STATUS), after new
+    mail or expunges by anyone; the session's view is synced (NOOP) when they changed."""
+    status = client.folder_status(selected.name, ["MESSAGES", "UIDNEXT", "UIDVALIDITY"])
+    now = Selected(selected.name, int(status[b"UIDVALIDITY"]), int(status[b"UIDNEXT"]), int(status[b"MESSAGES"]))
+    if (now.uidvalidity, now.uidnext, now.exists) != (selected.uidvalidity, selected.uidnext, selected.exists):
+        client.noop()  # lets the session see the new state before SORT/FETCH
+        if now.uidvalidity != selected.uidvalidity:
+            # The folder was re-created under the same name: select it afresh.
+            state_of(client).selected = None
+            now, _ = select(client, selected.name)
+        else:
+            state_of(client).selected = now
+    return now
