@@ -2,13 +2,23 @@
 under concurrency, a password-guessing attack on one member, and LMTP delivery.
 
 Starts a throwaway Dovecot from the generated config against a scratch database
-(`duckmail_bench`, re-created), like the tests do, with the auth policy server (the login
-throttle, accounts.authpolicy) as its own process, and prints figures, ratios, and a final
-RESULT line. Side by side in one run:
+(`duckmail_bench`, re-created; DUCKMAIL_BENCH_DB_NAME), like the tests do, with the auth
+policy server (the login throttle, accounts.authpolicy) as its own process, and prints
+figures, ratios, and a final RESULT line. Side by side in one run:
 
-- token logins/s at concurrency 8/16/32 (one member per client, app passwords), with the
-  policy server, without it, and with a new login process per connection (Dovecot's
-  default `service_count = 1`; the generated config reuses them), to show where the time goes;
+- token logins/s at concurrency 8/16/32 (app passwords, one member per client, each client
+  a process of its own, forked once: no GIL shared with the others), for the generated config
+  and for variants that undo one choice each, with the CPU each part of the stack spent
+  per login (from /proc: imap = post-login processes, login = imap-login, auth, policy
+  server, PostgreSQL, Redis, the client, kernel threads, and "other": the rest of the
+  machine, which is shared) to show where the time goes:
+    - "policy": the generated config (auth policy server asked before every login);
+    - "no policy": without the policy server (what the throttle costs);
+    - "imap process per login": Dovecot's default `service imap { service_count = 1 }`,
+      a new post-login process for every login (the generated config reuses them);
+    - "login process per connection": Dovecot's default for imap-login (`service_count = 1`);
+    - "policy, client threads": the same logins from threads of this one process (as the
+      benchmark once did), to see whether the client is what limits the figure;
 - bob's login latency (app password and main password) alone, during a guessing attack on
   alice without the policy server (the old behaviour), and during the same attack with it;
   and how many guesses reached Argon2 (answered "authentication failed") vs. were refused
@@ -19,7 +29,9 @@ RESULT line. Side by side in one run:
 """
 
 import argparse
+import collections
 import imaplib
+import multiprocessing
 import os
 import re
 import signal
@@ -30,6 +42,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -86,39 +99,187 @@ def login_once(user: str, password: str, address: str | None = None) -> tuple[fl
     return time.perf_counter() - start, outcome
 
 
-def throughput(credentials: list[tuple[str, str]], concurrency: int, total: int) -> tuple[float, float, int]:
-    """(logins/s, p95 ms, failures): `concurrency` clients, each its own member, `total` logins."""
+def client_logins(n: int, credentials: list[tuple[str, str]], count: int) -> list[tuple[float, str]]:
+    """Client `n`: `count` logins in a row as its member, from an address of its own."""
+    user, secret = credentials[n % len(credentials)]
+    return [login_once(user, secret, f"198.51.100.{n % 250 + 1}") for _ in range(count)]
+
+
+def _client_loop(jobs) -> None:
+    """A client process: for each (n, credentials, count, start) job, at `start` (the
+    machine's monotonic clock), client_logins(); answers (results, end) or the exception."""
+    while (job := jobs.recv()) is not None:
+        n, credentials, count, start = job
+        time.sleep(max(start - time.monotonic(), 0))
+        try:
+            jobs.send((client_logins(n, credentials, count), time.monotonic()))
+        except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+            jobs.send(exc)
+
+
+class ClientProcesses:
+    """Client processes, forked once before any figure is taken and reused by every phase:
+    threads of this one process would share its GIL, and forking anew for each phase would
+    measure the forks (and the copying of this process's pages) too."""
+
+    def __init__(self, size: int):
+        connection.close()  # no database connection shared with the children
+        ctx = multiprocessing.get_context("fork")
+        self._pipes, self._processes = [], []
+        for _ in range(size):
+            ours, theirs = ctx.Pipe()
+            process = ctx.Process(target=_client_loop, args=(theirs,), daemon=True)
+            process.start()
+            self._pipes.append(ours)
+            self._processes.append(process)
+
+    def run(self, credentials: list[tuple[str, str]], concurrency: int, count: int) -> tuple[list, float]:
+        """All the clients' results and the seconds from their common start to the last one's end."""
+        start = time.monotonic() + 0.1  # every client has its job by then
+        for n, pipe in enumerate(self._pipes[:concurrency]):
+            pipe.send((n, credentials, count, start))
+        answers = [pipe.recv() for pipe in self._pipes[:concurrency]]
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return [r for results, _ in answers for r in results], max(end for _, end in answers) - start
+
+    def close(self) -> None:
+        for pipe in self._pipes:
+            pipe.send(None)
+        for process in self._processes:
+            process.join(10)
+
+
+def throughput(credentials: list[tuple[str, str]], concurrency: int, total: int,
+               processes: ClientProcesses | None = None) -> tuple[float, float, int]:
+    """(logins/s, p95 ms, failures): `concurrency` clients, each its own member, `total` logins;
+    the clients are `processes`, or else threads of this process."""
     per_client = max(total // concurrency, 1)
-
-    def client(n: int) -> list[tuple[float, str]]:
-        user, secret = credentials[n % len(credentials)]
-        return [login_once(user, secret, f"198.51.100.{n % 250 + 1}") for _ in range(per_client)]
-
-    start = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = [r for chunk in pool.map(client, range(concurrency)) for r in chunk]
-    elapsed = time.perf_counter() - start
+    if processes:
+        results, elapsed = processes.run(credentials, concurrency, per_client)
+    else:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            chunks = pool.map(partial(client_logins, credentials=credentials, count=per_client), range(concurrency))
+            results = [r for chunk in chunks for r in chunk]
+        elapsed = time.perf_counter() - start
     times = sorted(t for t, _ in results)
     return len(results) / elapsed, times[int(len(times) * 0.95) - 1] * 1000, sum(o != "ok" for _, o in results)
 
 
-def restart_dovecot(stack, edit) -> None:
-    """Dovecot again with its generated config changed by `edit(text) -> text`."""
+CPU_PARTS = ("imap", "login", "auth", "policy", "postgres", "redis", "client", "kernel", "other")
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, str, int, int]]:
+    """{pid: (parent pid, command line, own CPU ticks, CPU ticks of its reaped children)}."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+        table[int(entry.name)] = (int(fields[1]), cmdline, utime + stime, cutime + cstime)
+    return table
+
+
+def _machine_busy_ticks() -> int:
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+
+
+class CpuMeter:
+    """CPU time per part of the stack during a phase, in ms per login (CPU_PARTS)."""
+
+    def __init__(self, stack):
+        self.stack = stack
+
+    def _part(self, pid: int, ppid: int, cmdline: str) -> str | None:
+        dovecot = self.stack.dovecot.pid
+        if ppid == dovecot:
+            name = cmdline.split(" ")[0].rsplit("/", 1)[-1]
+            return {"imap": "imap", "pop3": "imap", "imap-login": "login", "auth": "auth",
+                    "auth-worker": "auth"}.get(name, "other")
+        if pid == getattr(self.stack.auth_policy, "pid", None):
+            return "policy"
+        if cmdline.startswith("postgres:") and f" {connection.settings_dict['NAME']} " in cmdline:
+            return "postgres"
+        if cmdline.startswith("redis-server"):
+            return "redis"
+        if pid == os.getpid() or ppid == os.getpid():
+            return "client"
+        if pid == 2 or ppid == 2:
+            return "kernel"
+        return None
+
+    def run(self, fn):
+        """fn()'s result and {part: CPU ms} used while it ran."""
+        before, busy_before = _processes(), _machine_busy_ticks()
+        result = fn()
+        after, busy_after = _processes(), _machine_busy_ticks()
+        used = collections.Counter()
+        for pid, (ppid, cmdline, own, reaped) in after.items():
+            old = before.get(pid)
+            same = old is not None and old[1] == cmdline
+            part = self._part(pid, ppid, cmdline)
+            if part:
+                used[part] += own - (old[2] if same else 0)
+            # Processes that ended meanwhile show only in their parent's reaped time: Dovecot's
+            # per-login processes (counted as imap; with a login process per connection,
+            # those too) and the client processes. What they had used before is not this phase's.
+            if pid in (self.stack.dovecot.pid, os.getpid()):
+                ended_before = sum(o[2] + o[3] for p, o in before.items() if o[0] == pid and p not in after)
+                used["imap" if pid == self.stack.dovecot.pid else "client"] += (
+                    reaped - (old[3] if same else 0) - ended_before)
+        used["other"] += (busy_after - busy_before) - sum(used.values())
+        return result, {part: used[part] / _CLOCK_TICKS * 1000 for part in CPU_PARTS}
+
+
+def restart_dovecot(stack, *edits) -> None:
+    """Dovecot again with its generated config changed by each `edit(text) -> text` in turn
+    (none: the generated config as it was)."""
     stack.dovecot.send_signal(signal.SIGTERM)
     stack.dovecot.wait(10)
     time.sleep(1.5)  # its login processes let go of the ports
     conf = stack.dovecot_conf
-    conf.write_text(edit(conf.read_text()))
+    generated = conf.with_name("dovecot.conf.generated")
+    if not generated.exists():
+        generated.write_text(conf.read_text())
+    text = generated.read_text()
+    for edit in edits:
+        text = edit(text)
+    conf.write_text(text)
     stack.start_dovecot()
 
 
+def _replace(text: str, pattern: str, replacement: str) -> str:
+    changed, count = re.subn(pattern, replacement, text, flags=re.M)
+    if count != 1:  # a variant that changes nothing would measure the generated config twice
+        raise SystemExit(f"bench: the generated dovecot.conf has no (single) {pattern!r} to change")
+    return changed
+
+
 def without_policy(text: str) -> str:
-    return re.sub(r"^auth_policy_server_url = .*$", "auth_policy_server_url =", text, flags=re.M)
+    return _replace(text, r"^auth_policy_server_url = .*$", "auth_policy_server_url =")
+
+
+def imap_process_per_login(text: str) -> str:
+    """Dovecot's default for post-login processes (the generated config reuses them)."""
+    return _replace(text, r"^(service imap \{\n(?:  #.*\n)*)  service_count = \d+$", r"\1  service_count = 1")
 
 
 def login_process_per_connection(text: str) -> str:
     """Dovecot's default "high-security mode" (the generated config reuses login processes)."""
-    return text.replace("  service_count = 0\n  process_min_avail = 2\n", "  service_count = 1\n")
+    return _replace(text, r"^  service_count = 0\n  process_min_avail = 2$", "  service_count = 1")
 
 
 def attack_scenario(seconds: float, guessers: int, victim: str, bob: str, bob_password: str,
@@ -188,22 +349,38 @@ def main() -> None:
         bob_token = app_passwords.create_app_password(bob, "phone")[1]
         services.create_member("alice", password)
         levels = (8, 16, 32)
-        conc = {("policy", c): throughput(clients, c, args.concurrent_logins) for c in levels}
+        meter = CpuMeter(stack)
+        conc: dict[tuple[str, int], tuple[float, float, int]] = {}
+        cpu: dict[tuple[str, int], dict[str, float]] = {}
 
+        client_processes = ClientProcesses(max(levels))
+
+        def measure(variant: str, levels_=levels, processes: ClientProcesses | None = client_processes) -> None:
+            # Unmeasured first: Dovecot (just restarted) starts its processes, as a running server has.
+            throughput(clients, max(levels_), 2 * max(levels_), processes)
+            for c in levels_:
+                conc[variant, c], used = meter.run(partial(throughput, clients, c, args.concurrent_logins, processes))
+                logins = max(args.concurrent_logins // c, 1) * c
+                cpu[variant, c] = {part: ms / logins for part, ms in used.items()}
+
+        measure("policy")
+        measure("policy, client threads", (8, 32), processes=None)
         quiet = attack_scenario(args.attack_seconds, 0, "alice@duckmail.test", bob.email, password, bob_token)
         attacked = attack_scenario(args.attack_seconds, args.guessers, "alice@duckmail.test", bob.email, password,
                                    bob_token)
         restart_dovecot(stack, without_policy)
         unthrottled = attack_scenario(args.attack_seconds, args.guessers, "alice@duckmail.test", bob.email, password,
                                       bob_token)
-        conc.update({("no policy", c): throughput(clients, c, args.concurrent_logins) for c in levels})
+        measure("no policy")
+        restart_dovecot(stack, imap_process_per_login)
+        measure("policy, imap process per login")
+        restart_dovecot(stack, without_policy, imap_process_per_login)
+        measure("no policy, imap process per login")
         restart_dovecot(stack, login_process_per_connection)
-        conc.update({("no policy, a login process per connection", c): throughput(clients, c, args.concurrent_logins)
-                     for c in levels})
-        restart_dovecot(stack, lambda text: text.replace("auth_policy_server_url =\n",
-                                                         f"auth_policy_server_url = http://127.0.0.1:{stack.ports.auth_policy}/\n"))
-        conc.update({("policy, a login process per connection", c): throughput(clients, c, args.concurrent_logins)
-                     for c in levels})
+        measure("policy, login process per connection")
+        restart_dovecot(stack, without_policy, login_process_per_connection)
+        measure("no policy, login process per connection")
+        client_processes.close()
 
         message = b"From: a@example.org\r\nTo: bench@duckmail.test\r\nSubject: bench\r\n\r\n" + b"x" * 2000 + b"\r\n"
         start = time.perf_counter()
@@ -222,9 +399,16 @@ def main() -> None:
           f"{len(token_times) / sum(token_times):.1f} logins/s sequential")
     print(f"ratio main/token: {main_med / token_med:.1f}x")
     print(f"LMTP delivery: {args.mails} messages in {delivery_s:.2f} s ({args.mails / delivery_s:.0f} msg/s, one connection)")
-    print("Token logins (app passwords, one member per client, connect+LOGIN+LOGOUT):")
+    print("Token logins (app passwords, one member per client, connect+ID+LOGIN+LOGOUT), and the CPU each part "
+          "spent per login (ms):")
+    print(f"  {'variant':38s} {'conc':>4s} {'logins/s':>8s} {'p95 ms':>7s} {'refused':>7s} |"
+          + "".join(f" {part:>7s}" for part in CPU_PARTS) + f" {'total':>6s}")
     for (variant, c), (rate, tail, failures) in conc.items():
-        print(f"  {variant:36s} concurrency {c:2d}: {rate:6.1f} logins/s, p95 {tail:6.1f} ms, {failures} refused")
+        used = cpu[variant, c]
+        print(f"  {variant:38s} {c:4d} {rate:8.1f} {tail:7.1f} {failures:7d} |"
+              + "".join(f" {used[part]:7.2f}" for part in CPU_PARTS) + f" {sum(used.values()):6.2f}")
+    print("  (2 cores: 2000 ms of CPU per second; 'other' is the rest of the machine, shared with others, and"
+          " the rounding of the kernel's 10 ms clock ticks, hence ± 0.3)")
     print(f"bob during a guessing attack on alice ({args.guessers} guessers, {args.attack_seconds:.0f} s each):")
     for name, run in (("no attack", quiet), ("attack, no policy server", unthrottled), ("attack, policy server", attacked)):
         print(f"  {name:26s} app password median {statistics.median(run['token']) * 1000:6.1f} ms p95 {p95(run['token']):6.1f} ms"
@@ -233,11 +417,22 @@ def main() -> None:
     hashed = attacked["outcomes"].get("failed", 0)
     print(f"guesses that reached Argon2: {unthrottled['outcomes'].get('failed', 0)} without the policy server, "
           f"{hashed} with it ({attacked['outcomes'].get('locked', 0)} refused before any hash)")
-    best = max(rate for (variant, _), (rate, _, _) in conc.items() if variant.startswith("policy"))
+    best = max(rate for (variant, _), (rate, _, _) in conc.items() if variant == "policy")
+
+    def rates(variant: str, suffix: str) -> str:
+        return " ".join(f"token_per_s_c{c}{suffix}={conc[variant, c][0]:.0f}" for c in levels)
+
     print(f"RESULT main_login_ms={main_med:.1f} token_login_ms={token_med:.1f} ratio={main_med / token_med:.1f} "
           f"lmtp_msgs_per_s={args.mails / delivery_s:.0f} "
-          + " ".join(f"token_per_s_c{c}={conc[('policy', c)][0]:.0f}" for c in levels)
-          + f" token_per_s_best_policy={best:.0f}"
+          + rates("policy", "")
+          + f" token_per_s_best_policy={best:.0f} "
+          + rates("no policy", "_nopolicy") + " " + rates("policy, imap process per login", "_imap_per_login")
+          + f" token_per_s_c32_client_threads={conc['policy, client threads', 32][0]:.0f}"
+          f" cpu_ms_per_login_c32={sum(cpu['policy', 32].values()):.2f}"
+          f" cpu_ms_per_login_c32_imap_per_login={sum(cpu['policy, imap process per login', 32].values()):.2f}"
+          f" imap_cpu_ms_per_login_c32={cpu['policy', 32]['imap']:.2f}"
+          f" imap_cpu_ms_per_login_c32_imap_per_login={cpu['policy, imap process per login', 32]['imap']:.2f}"
+          f" policy_cpu_ms_per_login_c32={cpu['policy', 32]['policy']:.2f}"
           f" bob_token_p95_ms_quiet={p95(quiet['token']):.0f} bob_token_p95_ms_attack_nopolicy={p95(unthrottled['token']):.0f}"
           f" bob_token_p95_ms_attack_policy={p95(attacked['token']):.0f}"
           f" bob_main_median_ms_quiet={statistics.median(quiet['main']) * 1000:.0f}"
