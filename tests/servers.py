@@ -144,9 +144,13 @@ class MailStack:
         self.stop_sender_check()
 
 
-def start(*, auth_policy_in_process: bool = True) -> MailStack:
-    # Not pytest's tmp_path: its 0700 parents keep the mail uid and Postfix out.
-    base = Path(tempfile.mkdtemp(prefix="duckmail-test-", dir="/tmp"))
+def start(*, auth_policy_in_process: bool = True, base: Path | None = None) -> MailStack:
+    """A Dovecot (and, on demand, Postfix) on free ports; in `base` if given (a benchmark's
+    mail kept between runs), else in a new temporary directory."""
+    if base is None:
+        # Not pytest's tmp_path: its 0700 parents keep the mail uid and Postfix out.
+        base = Path(tempfile.mkdtemp(prefix="duckmail-test-", dir="/tmp"))
+    base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o755)
     ports = mailconfig.Ports(
         imap=free_port(), pop3=free_port(), managesieve=free_port(), lmtp=free_port(), auth=free_port(),
