@@ -99,6 +99,7 @@ def message(request, folder: str, uid: int):
         "body_url": reverse("webmail:body", args=[name, uid]),
         "iframe_attrs": mark_safe(sanitize.IFRAME_ATTRS),  # a constant of the sanitiser
         "attachments": [a for a in msg.attachments if not a.inline],
+        "raster_types": cid.RASTER_TYPES,
     })
 
 

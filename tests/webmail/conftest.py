@@ -65,3 +65,36 @@ def put(mail_stack):
 def mail_client(mail_stack, alice_client):
     """alice's browser, logged in, with the throwaway Dovecot running."""
     return alice_client
+
+
+@pytest.fixture
+def put_many(mail_stack):
+    """put_many(member, [raw or {"msg", "flags", "date"}], folder="INBOX"): one MULTIAPPEND, one login."""
+
+    def put_many(member, messages, folder: str = "INBOX") -> None:
+        client = own_imap(member)
+        try:
+            client.multiappend(folder, messages)
+        finally:
+            client.logout()
+
+    return put_many
+
+
+@pytest.fixture
+def imap_commands(monkeypatch):
+    """Counts the SELECT and SORT commands the web sends (the real ones still go to Dovecot)."""
+    counts = {"select": 0, "sort": 0}
+    real_select, real_sort = IMAPClient.select_folder, IMAPClient.sort
+
+    def select_folder(self, *args, **kwargs):
+        counts["select"] += 1
+        return real_select(self, *args, **kwargs)
+
+    def sort(self, *args, **kwargs):
+        counts["sort"] += 1
+        return real_sort(self, *args, **kwargs)
+
+    monkeypatch.setattr(IMAPClient, "select_folder", select_folder)
+    monkeypatch.setattr(IMAPClient, "sort", sort)
+    return counts

@@ -21,17 +21,23 @@ class Raw:
 def fetch(client: IMAPClient, folder: str, uid: int) -> Raw:
     """The message's bytes (without marking it read); NoSuchFolder / NoSuchMessage."""
     selected, fresh = select(client, folder)
-    data = client.fetch([uid], ["BODY.PEEK[]", "FLAGS"]).get(uid)
-    if not data and not fresh:
-        # Delivered since this session last looked (a deep link from a notification): let
-        # the session see it, then ask once more.
+    data = _body(client, uid)
+    if data is None and not fresh:
+        # The session's view may be behind: mail delivered since it last looked (a deep
+        # link from a notification), or expunged by another program (Dovecot then answers
+        # BODY[] NIL). Sync (NOOP) and ask once more.
         client.noop()
-        data = client.fetch([uid], ["BODY.PEEK[]", "FLAGS"]).get(uid)
-    if not data or b"BODY[]" not in data:
-        # A UID FETCH of a UID that is gone answers OK with nothing: that is the only sign.
+        data = _body(client, uid)
+    if data is None:
         raise NoSuchMessage(uid)
     flags = {f.lower() for f in data.get(b"FLAGS", ())}
     return Raw(selected, uid, bytes(data[b"BODY[]"]), b"\\seen" in flags)
+
+
+def _body(client: IMAPClient, uid: int) -> dict | None:
+    # A UID FETCH of a UID that is gone answers OK with nothing: that is the only sign.
+    data = client.fetch([uid], ["BODY.PEEK[]", "FLAGS"]).get(uid)
+    return data if data and data.get(b"BODY[]") is not None else None
 
 
 def open_message(client: IMAPClient, folder: str, uid: int) -> Raw:

@@ -96,16 +96,16 @@ def select(client: IMAPClient, folder: str) -> tuple[Selected, bool]:
 
 
 def refresh(client: IMAPClient, selected: Selected) -> Selected:
-    """The selected folder's current UIDVALIDITY, UIDNEXT and size (one STATUS), after new
-    mail or expunges by anyone; the session's view is synced (NOOP) when they changed."""
+    """The selected folder's current UIDVALIDITY, UIDNEXT and size, after new mail or
+    expunges by anyone. Dovecot answers STATUS on the selected folder from the session's
+    own view, which moves only at a sync point: so NOOP (the sync) first, then STATUS."""
+    client.noop()
     status = client.folder_status(selected.name, ["MESSAGES", "UIDNEXT", "UIDVALIDITY"])
     now = Selected(selected.name, int(status[b"UIDVALIDITY"]), int(status[b"UIDNEXT"]), int(status[b"MESSAGES"]))
-    if (now.uidvalidity, now.uidnext, now.exists) != (selected.uidvalidity, selected.uidnext, selected.exists):
-        client.noop()  # lets the session see the new state before SORT/FETCH
-        if now.uidvalidity != selected.uidvalidity:
-            # The folder was re-created under the same name: select it afresh.
-            state_of(client).selected = None
-            now, _ = select(client, selected.name)
-        else:
-            state_of(client).selected = now
+    if now.uidvalidity != selected.uidvalidity:
+        # The folder was re-created under the same name: select it afresh.
+        state_of(client).selected = None
+        now, _ = select(client, selected.name)
+    else:
+        state_of(client).selected = now
     return now
