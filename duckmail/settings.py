@@ -242,6 +242,14 @@ CLIENT_IP_HEADER = envstr("CLIENT_IP_HEADER")
 
 # Redis and Celery. Beat keeps its schedule in the database (django-celery-beat).
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Django's cache: what the web processes share (the webmail's inline images between the
+# reading view and its sandboxed frame, which may be answered by another process). Redis by
+# default; "locmem://" keeps it per process (one web process with threads, or tests).
+CACHE_URL = envstr("CACHE_URL", REDIS_URL)
+CACHES = {"default": (
+    {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"} if CACHE_URL == "locmem://" else
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+     "KEY_PREFIX": envstr("CACHE_KEY_PREFIX", "duckmail"), "TIMEOUT": 600})}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_EAGER", False)

@@ -29,6 +29,9 @@ if os.environ.get("CI"):
 for _name in ("IMAP_PORT", "POP3_PORT", "MANAGESIEVE_PORT", "LMTP_PORT", "SMTP_PORT", "SUBMISSION_PORT"):
     setattr(settings, _name, 1)
 
+# Django's cache is the real Redis, under keys of this run's own (parallel runs never meet).
+settings.CACHES["default"]["KEY_PREFIX"] = f"duckmail-test:{os.getpid()}"
+
 # Real Argon2id hashes, with cheap parameters: Dovecot verifies whatever parameters a
 # hash carries, and the production cost (100 MiB, ~120 ms) would make the suite crawl.
 Argon2PasswordHasher.memory_cost = 1024

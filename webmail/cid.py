@@ -9,8 +9,8 @@ UIDVALIDITY, UID and section, valid for CID_SECONDS. The image view checks the s
 (403 when bad or expired) and answers from the cache (404 once it is gone: reloading the
 message fills it again). Nothing but those images, bounded in size, is ever stored.
 
-With several web processes the cache must be one they share (CACHES pointing at Redis);
-Django's default per-process cache works for one process with threads.
+With several web processes the cache must be one they share: CACHES points at Redis
+(DUCKMAIL_CACHE_URL).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@
 
 from django.urls import path, register_converter
 
-from . import names, views
+from . import names
+from .views import listing, reading
 
 register_converter(names.FolderConverter, "folder")
 register_converter(names.UidConverter, "uid")
@@ -21,11 +22,15 @@ register_converter(names.CidTokenConverter, "cidtoken")
 app_name = "webmail"
 
 urlpatterns = [
-    path("", views.index, name="index"),
-    path("cid/<cidtoken:token>/", views.cid_image, name="cid"),
-    path("<folder:folder>/", views.folder, name="folder"),
-    path("<folder:folder>/<uid:uid>/", views.message, name="message"),
-    path("<folder:folder>/<uid:uid>/body/", views.body, name="body"),
-    path("<folder:folder>/<uid:uid>/part/<section:section>/", views.part, name="part"),
-    path("<folder:folder>/<uid:uid>/source/", views.source, name="source"),
+    path("", listing.index, name="index"),
+    path("cid/<cidtoken:token>/", reading.cid_image, name="cid"),
+    # -- folders (webmail.views.folders) --
+    # -- actions (webmail.views.actions) --
+    # -- search (webmail.views.search) --
+    # -- settings (webmail.views.preferences) --
+    path("<folder:folder>/", listing.folder, name="folder"),
+    path("<folder:folder>/<uid:uid>/", reading.message, name="message"),
+    path("<folder:folder>/<uid:uid>/body/", reading.body, name="body"),
+    path("<folder:folder>/<uid:uid>/part/<section:section>/", reading.part, name="part"),
+    path("<folder:folder>/<uid:uid>/source/", reading.source, name="source"),
 ]

@@ -1,90 +1,28 @@
-"""The webmail pages: folder list, reading view, the iframe's document, downloads, cid images.
-
-Thin views: the URL converters (webmail.names) have checked folder, UID and section, a
-form checks the query, one call into webmail.services does the IMAP work as the logged-in
-member. A folder or message that is not there (or not this member's: the IMAP login is
-theirs) is a 404 page; Dovecot down is the site's 503 page (duckmail.middleware).
-"""
+"""The reading view, the iframe's document, downloads, cid images."""
 
 from __future__ import annotations
 
 import re
-from functools import wraps
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
-from . import cid, services
-from .mailbox.listing import SORTS
-from .mailbox.session import NoSuchFolder, NoSuchMessage
-from .render import sanitize
+from webmail import cid, services
+from webmail.mailbox.session import NoSuchMessage
+from webmail.render import sanitize
 
-# Newest first for dates and sizes, A→Z for names.
-DEFAULT_REVERSE = {"date": True, "arrival": True, "size": True, "from": False, "subject": False}
-SORT_LABELS = {"date": "Date", "arrival": "Arrival", "from": "From", "subject": "Subject", "size": "Size"}
-
-
-class ListQuery(forms.Form):
-    sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
-    order = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
-    page = forms.IntegerField(min_value=1, max_value=10_000_000, required=False)
-
-
-def _mail_errors(view):
-    """NoSuchFolder and NoSuchMessage as their 404 pages."""
-
-    @wraps(view)
-    def wrapped(request, folder, *args, **kwargs):
-        try:
-            return view(request, folder, *args, **kwargs)
-        except NoSuchFolder:
-            return render(request, "webmail/no_folder.html", {"folder": folder}, status=404)
-        except NoSuchMessage:
-            return render(request, "webmail/message_gone.html", {"folder": folder}, status=404)
-
-    return wrapped
+from .common import mail_errors
 
 
 @require_GET
 @login_required
-def index(request):
-    return redirect("webmail:folder", folder="INBOX")
-
-
-@require_GET
-@login_required
-@_mail_errors
-def folder(request, folder: str):
-    query = ListQuery(request.GET)
-    if not query.is_valid():
-        return render(request, "webmail/bad_request.html",
-                      {"problem": "This list can not be sorted or paged that way.", "folder": folder}, status=400)
-    sort = query.cleaned_data["sort"] or "date"
-    order = query.cleaned_data["order"]
-    reverse_order = DEFAULT_REVERSE[sort] if not order else order == "desc"
-    sidebar, page = services.folder_page(request.user, folder, sort=sort, reverse=reverse_order,
-                                         number=query.cleaned_data["page"] or 1)
-    sorts = [{"key": key, "label": SORT_LABELS[key] if key != "from" or not page.recipients else "To",
-              "current": key == sort,
-              # The current order's link turns it round; the others start at their default.
-              "order": ("asc" if reverse_order else "desc") if key == sort else
-                       ("desc" if DEFAULT_REVERSE[key] else "asc")} for key in SORTS]
-    return render(request, "webmail/folder.html", {
-        "sidebar": sidebar, "page": page, "folder": sidebar.current, "sorts": sorts,
-        "order": "desc" if reverse_order else "asc",
-    })
-
-
-@require_GET
-@login_required
-@_mail_errors
+@mail_errors
 def message(request, folder: str, uid: int):
     opened = services.open_message(request.user, folder, uid)
     msg = opened.message
@@ -106,7 +44,7 @@ def message(request, folder: str, uid: int):
 @require_GET
 @login_required
 @xframe_options_sameorigin
-@_mail_errors
+@mail_errors
 def body(request, folder: str, uid: int):
     """The sanitised HTML as its own document, for the reading view's sandboxed iframe.
     `?remote=1` shows remote content for this one answer; nothing remembers it."""
@@ -128,7 +66,7 @@ _MARKUP_TYPES = re.compile(r"(text/(html|xml|xsl|javascript|ecmascript)|.*\+xml|
 _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
-def _download(data: bytes, content_type: str, filename: str, *, inline: bool = False) -> HttpResponse:
+def download(data: bytes, content_type: str, filename: str, *, inline: bool = False) -> HttpResponse:
     content_type = content_type.lower()
     if not _MIME_TYPE.fullmatch(content_type) or _MARKUP_TYPES.fullmatch(content_type):
         content_type = "application/octet-stream"
@@ -143,7 +81,7 @@ def _download(data: bytes, content_type: str, filename: str, *, inline: bool = F
 
 @require_GET
 @login_required
-@_mail_errors
+@mail_errors
 def part(request, folder: str, uid: int, section: str):
     """One attachment, always as a download; raster images may be shown inline (`?inline=1`)."""
     _raw, found = services.attachment(request.user, folder, uid, section)
@@ -151,16 +89,16 @@ def part(request, folder: str, uid: int, section: str):
         return render(request, "webmail/bad_request.html",
                       {"problem": "This message has no such attachment.", "folder": folder}, status=404)
     inline = request.GET.get("inline") == "1" and found.content_type.lower() in cid.RASTER_TYPES
-    return _download(found.data, found.content_type, found.filename or f"part-{section}", inline=inline)
+    return download(found.data, found.content_type, found.filename or f"part-{section}", inline=inline)
 
 
 @require_GET
 @login_required
-@_mail_errors
+@mail_errors
 def source(request, folder: str, uid: int):
     """The raw message as sent (.eml)."""
     raw = services.message_bytes(request.user, folder, uid)
-    return _download(raw.data, "message/rfc822", f"message-{uid}.eml")
+    return download(raw.data, "message/rfc822", f"message-{uid}.eml")
 
 
 @require_GET
