@@ -7,6 +7,10 @@ and ``Archive/2024/7/`` would be ambiguous (folder ``Archive/2024`` or message 7
 ``Archive/2024``?). So ``%``, ``/`` (and a name made only of dots, which browsers would
 resolve away) are escaped once more before the usual percent-encoding: the URL of
 ``Archive/2024`` is ``/mail/Archive%252F2024/``, of ``Über`` ``/mail/%C3%9Cber/``.
+
+The bare segment ``-`` is never a folder: ``/mail/-/…`` holds the webmail's own pages
+(folder management, settings). A folder really named ``-`` is written ``%2D`` (its URL is
+``/mail/%252D/``).
 """
 
 from __future__ import annotations
@@ -42,14 +46,22 @@ def check_section(text: str) -> str:
     return text
 
 
+# The segment of the webmail's own pages (see the module's docstring).
+RESERVED_SEGMENT = "-"
+
+
 def folder_to_segment(name: str) -> str:
     """The path segment of a folder (before Django's own percent-encoding)."""
+    if name == RESERVED_SEGMENT:
+        return "%2D"
     if name.strip(".") == "":
         return name.replace(".", "%2E")
     return name.replace("%", "%25").replace("/", "%2F")
 
 
 def segment_to_folder(segment: str) -> str:
+    if segment == RESERVED_SEGMENT:
+        raise ValueError("the webmail's own pages, not a folder")
     return check_folder(unquote(segment, errors="strict"))
 
 
