@@ -48,10 +48,12 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _token_still_valid(token_hash: str) -> bool:
+def _token_still_valid(token_hash: str, username: str) -> bool:
     # Revocation deletes the row (logout, password change, 2FA reset): a connection that
-    # logged in with it must not outlive it, in this process or any other.
-    return (MailToken.objects.filter(token_hash=token_hash, kind=MailToken.Kind.WEB_SESSION)
+    # logged in with it must not outlive it, in this process or any other. And it is only
+    # ever the token's own member's: another member's session presenting a copied cookie
+    # must not be handed the connection that cookie's owner logged in.
+    return (MailToken.objects.filter(token_hash=token_hash, kind=MailToken.Kind.WEB_SESSION, member__email=username)
             .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).exists())
 
 
@@ -109,7 +111,7 @@ class _WebRequest:
         return web_pool.connection(
             token_hash,
             lambda: imap_protocol.connect(username, secret, client_ip=client_ip),
-            lambda: _token_still_valid(token_hash),
+            lambda: _token_still_valid(token_hash, username),
         )
 
     def sieve(self, member: Member):

@@ -60,6 +60,24 @@ def test_a_stranger_sees_only_his_own_mailbox(client, mail_stack, alice, bob, pu
         assert "secret" not in response.content.decode()
 
 
+def test_a_copied_mail_token_cookie_never_hands_over_its_owners_connection(mail_stack, alice, bob, put):
+    from django.conf import settings
+    from django.test import Client
+
+    put(alice, mail("Alice secret"))
+    put(bob, mail("Bob own"))
+    alice_browser, bob_browser = Client(), Client()
+    alice_browser.force_login(alice)
+    assert "Alice secret" in alice_browser.get(reverse("webmail:folder", args=["INBOX"])).content.decode()
+    # Bob's own session, presenting alice's token cookie (say, copied from her browser).
+    bob_browser.force_login(bob)
+    bob_browser.cookies[settings.WEB_MAIL_COOKIE_NAME] = alice_browser.cookies[settings.WEB_MAIL_COOKIE_NAME].value
+    inbox = bob_browser.get(reverse("webmail:folder", args=["INBOX"])).content.decode()
+    assert "Alice secret" not in inbox and "Bob own" in inbox
+    # Alice's browser goes on as before.
+    assert "Alice secret" in alice_browser.get(reverse("webmail:folder", args=["INBOX"])).content.decode()
+
+
 def test_every_page_needs_a_login_and_the_image_link_a_signature(client, alice, put):
     uid = put(alice, mail("Locked"))
     for url in (reverse("webmail:index"), reverse("webmail:folder", args=["INBOX"]),
