@@ -53,7 +53,7 @@ def folders_through_the_web(client, member) -> list[str]:
 def test_the_web_mints_a_session_token_and_keeps_only_its_hash(mail_stack, client, alice, no_master):
     client.post(reverse("login"), {"username": "alice@duckmail.test", "password": PASSWORD})
     folders, response = folders_through_the_web(client, alice)
-    assert folders == ["Drafts", "INBOX", "Junk", "Sent", "Trash"]
+    assert folders == ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"]
     cookie = response.cookies[settings.WEB_MAIL_COOKIE_NAME]
     assert cookie["httponly"] and cookie["samesite"] == "Lax"
     secret = cookie.value

@@ -21,6 +21,25 @@ def own_imap(member) -> IMAPClient:
     return client
 
 
+def seen(member, uid: int) -> bool:
+    """Whether the INBOX message `uid` is \\Seen, in the member's own IMAP view."""
+    client = own_imap(member)
+    try:
+        client.select_folder("INBOX", readonly=True)
+        return b"\\Seen" in client.get_flags([uid])[uid]
+    finally:
+        client.logout()
+
+
+def log_in(page, username: str) -> None:
+    """Log `username` in through the login page of the browser `page` (Playwright)."""
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/account/")
+
+
 def mail(subject: str = "Hello", *, sender: str = "Friend <friend@example.org>", to: str = "alice@duckmail.test",
          body: str = "Hi there.\n", date: dt.datetime | None = None, html: str | None = None,
          attachments: tuple = (), related: tuple = ()) -> bytes:

@@ -3,8 +3,7 @@ frame — and nothing the hostile mail carries runs or loads."""
 
 import pytest
 
-from tests.helpers import PASSWORD
-from tests.webmail.conftest import mail
+from tests.webmail.conftest import log_in, mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,11 +21,7 @@ def test_a_member_opens_an_html_mail_from_the_list_and_no_script_in_it_runs(page
     requests, dialogs = [], []
     page.on("request", lambda request: requests.append(request.url))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto("/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url("**/account/")
+    log_in(page, "alice")
 
     page.click("header nav >> text=Mail")
     page.wait_for_url("**/mail/INBOX/")

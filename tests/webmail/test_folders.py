@@ -32,7 +32,7 @@ def test_special_folders_come_first_and_children_sit_under_their_parent(mail_cli
     page = mail_client.get(reverse("webmail:folder", args=["INBOX"])).content.decode()
     items = folder_items(page)
     labels = [label for _cls, label in items]
-    assert labels == ["Inbox", "Drafts", "Sent", "Junk", "Trash", "Old", "Aardvark", "Projects", "Alpha", "Zeta"]
+    assert labels == ["Inbox", "Drafts", "Sent", "Archive", "Junk", "Trash", "Old", "Aardvark", "Projects", "Alpha", "Zeta"]
     classes = dict((label, cls) for cls, label in items)
     assert "depth-1" in classes["Old"] and "depth-1" in classes["Alpha"] and "depth-0" in classes["Projects"]
     assert "unsubscribed" in classes["Projects"] and "unsubscribed" not in classes["Aardvark"]
@@ -49,6 +49,28 @@ def test_the_quota_bar_shows_the_usage(mail_client, alice, put):
     bar = re.search(r'<progress class="quota-bar[^"]*"\s+max="100" value="(\d+)"', page)
     assert bar is not None
     assert re.search(r"\d+(\.\d)?\xa0KB of 512\.0\xa0MB used", page)
+
+
+def test_the_quota_is_asked_once_a_minute_and_again_after_emptying_the_trash(mail_client, alice, put, monkeypatch):
+    from imapclient import IMAPClient
+
+    asked = []
+    real = IMAPClient.get_quota_root
+    monkeypatch.setattr(IMAPClient, "get_quota_root", lambda self, *a: asked.append(1) or real(self, *a))
+    put(alice, mail("big", body="x" * 300_000), folder="Trash")
+
+    def used(html: str) -> float:
+        amount, unit = re.search(r"([\d.]+)\xa0(bytes|KB|MB) of 512\.0\xa0MB used", html).groups()
+        return float(amount) * {"bytes": 1, "KB": 1024, "MB": 1024 * 1024}[unit]
+
+    before = used(mail_client.get(reverse("webmail:folder", args=["INBOX"])).content.decode())
+    mail_client.get(reverse("webmail:folder", args=["Trash"]))
+    assert len(asked) == 1  # the second page reused it (a 100k Inbox makes it ~150 ms)
+    empty_url = reverse("webmail:folder_empty", args=["Trash"])
+    seen = re.search(r'name="seen" value="([0-9:]+)"', mail_client.get(empty_url).content.decode()).group(1)
+    assert mail_client.post(empty_url, {"seen": seen}).status_code == 302
+    after = used(mail_client.get(reverse("webmail:folder", args=["INBOX"])).content.decode())
+    assert len(asked) == 2 and before > 250_000 and after < before / 10
 
 
 @pytest.mark.parametrize("name", ["Überweisungen/Rechnungen 2024", "日本語", "50% off", 'Say "hi" {3}*', "2024", "-"])

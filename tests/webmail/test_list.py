@@ -2,6 +2,7 @@
 is unchanged, and what each row shows."""
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -43,6 +44,18 @@ def test_it_shows_the_newest_fifty_first_and_pages_through_the_rest(mail_client,
     assert subjects(third) == [by_n[n] for n in range(19, -1, -1)]
     # A page past the end shows the last one rather than nothing.
     assert subjects(mail_client.get(INBOX + "?page=99").content.decode()) == subjects(third)
+
+
+def test_the_pages_and_sort_links_on_the_page_lead_where_they_say(mail_client, hundred_twenty):
+    by_n = hundred_twenty
+    first = mail_client.get(INBOX).content.decode()
+    next_link = html.unescape(re.search(r'<a href="([^"]*)" rel="next">', first).group(1))
+    second = mail_client.get(INBOX + next_link if next_link.startswith("?") else next_link).content.decode()
+    assert "Page 2 of 3" in second and subjects(second) == [by_n[n] for n in range(69, 19, -1)]
+    by_subject = html.unescape(re.search(r'<a href="([^"]*)"[^>]*>Subject</a>', second).group(1))
+    assert "page" not in by_subject  # a new order starts on its first page
+    page = mail_client.get(INBOX + by_subject if by_subject.startswith("?") else by_subject).content.decode()
+    assert subjects(page) == [f"Subject {k:03d}" for k in range(50)]
 
 
 @pytest.mark.parametrize(("query", "expected"), [

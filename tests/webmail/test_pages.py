@@ -24,7 +24,7 @@ def test_the_folder_list_shows_special_folders_first_with_unread_counts(mail_cli
     body = mail_client.get(reverse("webmail:folder", args=["INBOX"])).content.decode()
     sidebar = body.split('class="mail-folders', 1)[1].split("</aside>")[0]
     names = re.findall(r'class="folder-name[^"]*"[^>]*>([^<]+)<', sidebar)
-    assert names[:5] == ["Inbox", "Drafts", "Sent", "Junk", "Trash"], names
+    assert names[:6] == ["Inbox", "Drafts", "Sent", "Archive", "Junk", "Trash"], names
     assert names.index("Aardvark") < names.index("Über")
     assert 'title="1 unread of 2"' in sidebar
     # The Unicode folder is reachable by its deep link (percent-encoded UTF-8 in the URL).

@@ -9,22 +9,13 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 
-from tests.webmail.conftest import mail, own_imap
+from tests.webmail.conftest import mail, own_imap, seen
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 NEWSLETTER = ('<html><body><p>Dear member, <b>news</b>.</p><img src="https://tracker.example/p.gif">'
               '<img src="cid:logo@x" alt="logo"><a href="https://example.org/more">more</a></body></html>')
-
-
-def seen(member, uid: int) -> bool:
-    client = own_imap(member)
-    try:
-        client.select_folder("INBOX", readonly=True)
-        return b"\\Seen" in client.get_flags([uid])[uid]
-    finally:
-        client.logout()
 
 
 @pytest.fixture

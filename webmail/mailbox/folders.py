@@ -8,6 +8,7 @@ and one STATUS per folder instead.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
@@ -15,6 +16,10 @@ from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
 from duckmail.lib import imap as imap_protocol
+
+from .session import state_of
+
+QUOTA_SECONDS = 60
 
 # Special-use folders come first, in this order (RFC 6154 flags; INBOX by name).
 ROLES = ("inbox", "drafts", "sent", "archive", "junk", "trash")
@@ -35,6 +40,9 @@ class Folder:
     subscribed: bool
     messages: int | None
     unseen: int | None
+    delimiter: str = ""        # the hierarchy delimiter of its namespace ("" when flat)
+    size: int | None = None    # bytes (STATUS SIZE), when asked for and the server has it
+    subscribed_below: bool = False  # a folder under it is subscribed (the sidebar shows it then)
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,15 @@ def _name(value) -> str:
     return decode_utf7(value)
 
 
-def _list_status(client: IMAPClient) -> tuple[list[tuple[tuple, str, str]], dict[str, dict]]:
+def _status_items(client: IMAPClient, sizes: bool) -> list[str]:
+    return ["MESSAGES", "UNSEEN", "SIZE"] if sizes and client.has_capability("STATUS=SIZE") else ["MESSAGES", "UNSEEN"]
+
+
+def _list_status(client: IMAPClient, sizes: bool) -> tuple[list[tuple[tuple, str, str]], dict[str, dict]]:
     imap = client._imap  # imapclient's documented-as-internal imaplib connection
+    items = " ".join(_status_items(client, sizes))
     typ, data = imap._simple_command(
-        "LIST", '""', '"*"', "RETURN", "(SUBSCRIBED SPECIAL-USE STATUS (MESSAGES UNSEEN))")
+        "LIST", '""', '"*"', "RETURN", f"(SUBSCRIBED SPECIAL-USE STATUS ({items}))")
     client._checkok("list", typ, data)
     _typ, listed = imap._untagged_response(typ, data, "LIST")
     _typ, statuses = imap._untagged_response(typ, data, "STATUS")
@@ -75,7 +88,7 @@ def _list_status(client: IMAPClient) -> tuple[list[tuple[tuple, str, str]], dict
     return rows, counts
 
 
-def _list_then_status(client: IMAPClient) -> tuple[list[tuple[tuple, str, str]], dict[str, dict]]:
+def _list_then_status(client: IMAPClient, sizes: bool) -> tuple[list[tuple[tuple, str, str]], dict[str, dict]]:
     subscribed = {name for _flags, _delimiter, name in client.list_sub_folders()}
     rows, counts = [], {}
     for flags, delimiter, name in client.list_folders():
@@ -84,13 +97,15 @@ def _list_then_status(client: IMAPClient) -> tuple[list[tuple[tuple, str, str]],
             flags += (b"\\subscribed",)
         rows.append((flags, (delimiter or b"").decode(), name))
         if not _NOT_SELECTABLE & set(flags):
-            counts[name] = client.folder_status(name, ["MESSAGES", "UNSEEN"])
+            counts[name] = client.folder_status(name, _status_items(client, sizes))
     return rows, counts
 
 
-def folder_tree(client: IMAPClient) -> list[Folder]:
-    """Every folder, special-use ones first, then the others as a tree (alphabetical per level)."""
-    rows, counts = _list_status(client) if client.has_capability("LIST-STATUS") else _list_then_status(client)
+def folder_tree(client: IMAPClient, *, sizes: bool = False) -> list[Folder]:
+    """Every folder, special-use ones first, then the others as a tree (alphabetical per level);
+    `sizes`: with each folder's size in bytes (STATUS=SIZE, RFC 8438), where the server has it."""
+    fetch = _list_status if client.has_capability("LIST-STATUS") else _list_then_status
+    rows, counts = fetch(client, sizes)
     nodes: dict[str, tuple[tuple, str]] = {}
     for flags, delimiter, name in rows:
         nodes[name] = (flags, delimiter)
@@ -126,13 +141,37 @@ def folder_tree(client: IMAPClient) -> list[Folder]:
             subscribed=b"\\subscribed" in flags or role == "inbox",
             messages=status.get(b"MESSAGES"),
             unseen=status.get(b"UNSEEN"),
+            delimiter=delimiter,
+            size=status.get(b"SIZE"),
         ))
+    by_name = {f.name: f for f in tree}
+    for folder in tree:
+        if folder.subscribed and folder.delimiter:
+            parts = folder.name.split(folder.delimiter)
+            for depth in range(1, len(parts)):
+                parent = by_name.get(folder.delimiter.join(parts[:depth]))
+                if parent is not None:
+                    parent.subscribed_below = True
     return tree
 
 
 def quota(client: IMAPClient) -> Quota | None:
-    """The member's storage quota (GETQUOTAROOT), or None when the server keeps none."""
+    """The member's storage quota (GETQUOTAROOT), or None when the server keeps none.
+
+    Asked at most every QUOTA_SECONDS per kept connection: Dovecot's `count` quota opens
+    every folder to add up its size, ~130-170 ms with a 100,000-message Inbox, which would
+    be most of each page. Actions that free space (expunge, empty) call forget_quota()."""
     if not client.has_capability("QUOTA"):
         return None
+    state = state_of(client)
+    now = time.monotonic()
+    if state.quota is not None and now - state.quota[0] < QUOTA_SECONDS:
+        return state.quota[1]
     usage = imap_protocol.quota_usage(client)
-    return Quota(usage.used_kb, usage.limit_kb)
+    state.quota = (now, Quota(usage.used_kb, usage.limit_kb))
+    return state.quota[1]
+
+
+def forget_quota(client: IMAPClient) -> None:
+    """The next page asks the server for the quota again (space was freed or used)."""
+    state_of(client).quota = None

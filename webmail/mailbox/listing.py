@@ -63,6 +63,10 @@ class Page:
     sort: str
     reverse: bool
     recipients: bool     # the people column holds recipients
+    # The folder as this page saw it: the toolbar's "all N messages" acts on those below
+    # this UIDNEXT (not on mail that arrived since), and new mail is counted from it.
+    uidvalidity: int = 0
+    uidnext: int = 0
 
 
 def sort_criteria(client: IMAPClient, sort: str, reverse: bool, recipients: bool) -> list[str]:
@@ -92,6 +96,7 @@ def sorted_uids(client: IMAPClient, selected: Selected, criteria: list[str]) -> 
 
 
 def folder_page(client: IMAPClient, folder: str, *, sort: str = "date", reverse: bool = True, number: int = 1,
+                page_size: int = PAGE_SIZE,
                 role: str | None = None) -> Page:
     """Page `number` (from 1; clamped to the last) of `folder` in the given order."""
     selected, fresh = select(client, folder)
@@ -99,12 +104,13 @@ def folder_page(client: IMAPClient, folder: str, *, sort: str = "date", reverse:
         selected = refresh(client, selected)
     recipients = role in RECIPIENT_ROLES
     uids = sorted_uids(client, selected, sort_criteria(client, sort, reverse, recipients))
-    pages = max(1, math.ceil(len(uids) / PAGE_SIZE))
+    pages = max(1, math.ceil(len(uids) / page_size))
     number = min(max(1, number), pages)
-    shown = list(uids[(number - 1) * PAGE_SIZE:number * PAGE_SIZE])
+    shown = list(uids[(number - 1) * page_size:number * page_size])
     fetched = client.fetch(shown, _FETCH) if shown else {}
     rows = [_row(uid, fetched[uid], recipients) for uid in shown if uid in fetched]
-    return Page(folder, rows, len(uids), number, pages, sort, reverse, recipients)
+    return Page(folder, rows, len(uids), number, pages, sort, reverse, recipients, selected.uidvalidity,
+                selected.uidnext)
 
 
 def _text(value) -> str:

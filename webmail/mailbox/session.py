@@ -51,6 +51,10 @@ class State:
     selected: Selected | None = None
     # (folder, sort key) → (validator, UIDs in order)
     sorted: OrderedDict[tuple[str, str], tuple[tuple, array]] = field(default_factory=OrderedDict)
+    # (folder, sort key) → (validator, threads in order): webmail.mailbox.threads
+    threads: OrderedDict[tuple[str, str], tuple[tuple, list[array]]] = field(default_factory=OrderedDict)
+    # (time.monotonic() when asked, the quota): webmail.mailbox.folders.quota
+    quota: tuple[float, object] | None = None
 
 
 def state_of(client: IMAPClient) -> State:

@@ -34,6 +34,9 @@ Contract
 ``parse_attached(raw, section) -> ReadableMessage | None``
     The message/rfc822 part at *section*, its parts numbered as in the whole message.
 
+``message_path(raw, section) -> list[AttachedMessage]``
+    The attached messages that hold *section*, outermost first: a breadcrumb.
+
 ``part(raw, section) -> Part | None``
     One part's decoded bytes, content type, file name, charset and Content-ID, for
     downloads and cid images; None when there is no such part.
@@ -60,6 +63,7 @@ from .message import (
     Part,
     ReadableMessage,
     Signature,
+    message_path,
     parse,
     parse_attached,
     part,
@@ -73,6 +77,7 @@ __all__ = [
     "Part",
     "ReadableMessage",
     "Signature",
+    "message_path",
     "parse",
     "parse_attached",
     "part",

@@ -777,6 +777,42 @@ def parse_attached(raw: bytes, section: str) -> ReadableMessage | None:
         return _fallback(raw, section, error)
 
 
+def message_path(raw: bytes, section: str) -> list[AttachedMessage]:
+    """The attached messages that hold *section*, outermost first (the one at *section* last
+    when it is one): a breadcrumb from the whole message down to an attached one."""
+    try:
+        return _message_path(raw, section, "", 0)
+    except Exception:  # noqa: BLE001 - a breadcrumb is not worth an error page
+        logger.exception("the messages around %s could not be read", section)
+        return []
+
+
+def _message_path(raw: bytes, section: str, prefix: str, depth: int) -> list[AttachedMessage]:
+    if depth > 5 or not re.fullmatch(r"[0-9.]+(~[0-9A-Za-z.~]+)?", section or ""):
+        return []
+    structure = parse_structure(raw)
+    hint = _hint(structure)
+    head, _, rest = section.partition("~")
+    numbers = head.split(".")
+    found: list[AttachedMessage] = []
+    for n in range(1, len(numbers) + 1):
+        ent = structure.sections.get(".".join(numbers[:n]))
+        if ent is None or not (ent.maintype == "message" and ent.subtype in ("rfc822", "global")):
+            continue
+        top = ent.message
+        if top is None:  # encoded: its header lies in the decoded bytes
+            top = parse_structure(decode_body(ent, raw)[0][:MAX_HEADER_VALUE * 4]).root
+        found.append(AttachedMessage(
+            prefix + ent.section, decode_header(top.header("subject") or b"", hint),
+            tuple(parse_addresses(header_bytes_to_str(top.header("from") or b"", hint), hint)),
+            parse_date(decode_header(top.header("date") or b"", hint))))
+    if rest:
+        data = _derived_message(raw, structure, head)
+        if data is not None:
+            found.extend(_message_path(data, rest, f"{prefix}{head}~", depth + 1))
+    return found
+
+
 def _derived_message(raw: bytes, structure: Structure, section: str) -> bytes | None:
     ent = structure.sections.get(section)
     if ent is None or ent.maintype != "message":
