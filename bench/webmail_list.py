@@ -9,17 +9,20 @@ over five years, sizes, some HTML, some attachments) and kept between runs in
 Measured in one run, each a median of `--repeat` requests (after one warm-up):
 
 - list page 1 and a middle page, by date and by subject (web), and the raw IMAP for the same
-  page (UID SORT on the selected folder, then UID FETCH of its 50 rows);
+  page on a kept connection, as the web does it: NOOP, the sidebar (LIST-STATUS; the quota
+  once a minute), STATUS of the folder, the sorted UIDs kept from an earlier SORT, UID FETCH
+  of its 50 rows (a whole-folder SORT and GETQUOTAROOT are timed apart);
 - opening a message never opened before (web, a different message each time), and the raw
-  UID FETCH BODY.PEEK[] of one;
+  IMAP of the reading view: the sidebar, UID FETCH BODY.PEEK[] FLAGS, STORE +FLAGS \\Seen;
 - a body search through Dovecot's full-text index (raw IMAP; the web's search is to come);
-- the memory of one kept idle IMAP connection in the web process is reported by the tests'
-  pool bound (DUCKMAIL_IMAP_POOL_SIZE), not measured here.
+- the conversations page (threads kept on the connection);
+- the memory one kept idle connection holds in a web process with this folder's sorted UIDs
+  and threads (tracemalloc, the webmail's own code), beside the pool's bound.
 
     DUCKMAIL_DEBUG=1 .venv/bin/python bench/webmail_list.py [--messages 100000] [--repeat 15] [--fresh]
 
 Last line: RESULT ratio=<worst web/raw ratio> page_ms=<worst median list page>
-open_ms=<median open> search_ms=<median body search>
+open_ms=<median open> search_ms=<median body search> kept_kib=<one kept idle connection>
 """
 
 import argparse
@@ -28,6 +31,7 @@ import itertools
 import os
 import random
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -137,7 +141,35 @@ def fill(stack, count: int) -> None:
             print(f"  filled {n + 1}/{count} ({rate:.0f}/s)", end="\r", flush=True)
     if count > have:
         print()
+    have = client.folder_status("INBOX", ["MESSAGES"])[b"MESSAGES"]
     client.logout()
+    if have < count:
+        raise SystemExit(f"the folder holds {have} messages, not {count}: over the member's quota?")
+
+
+def kept_connection_kib(stack, user: str) -> float:
+    """What one kept connection holds in a web process once idle, with the webmail's own
+    code: the imapclient connection, the selected folder, its sorted UIDs by date and its
+    threads (what paging the list and the conversations keeps), measured with tracemalloc."""
+    import gc
+    import tracemalloc
+
+    from webmail.mailbox import listing, session, threads
+
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    client = IMAPClient("127.0.0.1", port=stack.ports.imap, ssl=False, timeout=600)
+    client.login(user, PASSWORD)
+    selected, _ = session.select(client, "INBOX")
+    listing.sorted_uids(client, selected, ["REVERSE", "DATE"])
+    threads.ordered_threads(client, selected, ["REVERSE", "DATE"])
+    client.noop()
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    client.logout()
+    return held / 1024
 
 
 # The web server ----------------------------------------------------------------------
@@ -148,7 +180,13 @@ def start_web(stack) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "DUCKMAIL_DB_NAME": connection.settings_dict["NAME"],
            "DUCKMAIL_IMAP_PORT": str(stack.ports.imap), "DUCKMAIL_MANAGESIEVE_PORT": str(stack.ports.managesieve),
            "DUCKMAIL_LMTP_PORT": str(stack.ports.lmtp), "DUCKMAIL_MAILCONFIG_DIR": str(stack.dir),
-           "DUCKMAIL_AUTH_POLICY_PORT": str(stack.ports.auth_policy)}
+           "DUCKMAIL_AUTH_POLICY_PORT": str(stack.ports.auth_policy),
+           # Production settings (cached templates, hashed static files), with a key of this
+           # run's own; cookies stay usable over the loopback's plain HTTP.
+           "DUCKMAIL_DEBUG": "0", "DUCKMAIL_SECRET_KEY": secrets.token_urlsafe(40), "DUCKMAIL_SECURE_COOKIES": "0",
+           "DUCKMAIL_STATIC_ROOT": str(BASE / "static")}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env,
+                   check=True)
     # As docs/production.md runs it (threads share one process's kept IMAP connections).
     web = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "duckmail.wsgi", "--bind", f"127.0.0.1:{port}",
                             "--workers", "1", "--threads", "4"], cwd=ROOT, env=env,
@@ -210,6 +248,12 @@ def main() -> None:
     fresh = args.fresh or not database_ready() or not (BASE / "vmail").exists()
     if fresh:
         recreate_database()
+    else:
+        call_command("migrate", verbosity=0)  # a kept database of an older checkout
+    # 100,000 varied messages take ~700 MB: more than the default quota holds.
+    from accounts.models import Member
+
+    Member.objects.filter(email=f"{LOCAL}@{settings.SERVICE_DOMAIN}").update(quota_mb=4096)
     stack = servers.start(base=BASE, auth_policy_in_process=False)
     web = None
     try:
@@ -231,17 +275,47 @@ def main() -> None:
         middle = len(uids_by_date) // 2 // 50
         figures: dict[str, float] = {}
 
+        quota_asked = []
+
+        def sidebar():
+            # What every webmail page asks besides its own work: the folder tree with counts
+            # (LIST-STATUS), and the quota — which the web asks once a minute per connection
+            # (Dovecot's count quota opens every folder: it is timed apart below).
+            typ, data = raw._imap._simple_command(
+                "LIST", '""', '"*"', "RETURN", "(SUBSCRIBED SPECIAL-USE STATUS (MESSAGES UNSEEN))")
+            raw._checkok("list", typ, data)
+            if not quota_asked:
+                quota_asked.append(raw.get_quota_root("INBOX"))
+
+        sorted_lists = {}
+
         def raw_page(order: list[str], page: int):
-            uids = raw.sort(order)
-            raw.fetch(uids[page * 50:(page + 1) * 50], fields)
+            # The same IMAP work as the web's page on a kept connection: the sorted UIDs are
+            # kept while the folder is unchanged (checked with NOOP and STATUS), the rows fetched.
+            raw.noop()
+            sidebar()
+            raw.folder_status("INBOX", ["MESSAGES", "UIDNEXT", "UIDVALIDITY"])
+            key = " ".join(order)
+            if key not in sorted_lists:
+                sorted_lists[key] = raw.sort(order)
+            raw.fetch(sorted_lists[key][page * 50:(page + 1) * 50], fields)
 
         for label, order, page in (("date p1", ["REVERSE", "DATE"], 0), ("date mid", ["REVERSE", "DATE"], middle),
                                    ("subject p1", ["SUBJECT"], 0), ("subject mid", ["SUBJECT"], middle)):
             figures[f"raw {label}"] = statistics.median(timed(lambda o=order, p=page: raw_page(o, p), args.repeat))
-        # Each open reads a message never read before (Dovecot's caches are the web's too).
+        figures["raw SORT by date"] = statistics.median(timed(lambda: raw.sort(["REVERSE", "DATE"]), args.repeat))
+        figures["raw quota"] = statistics.median(timed(lambda: raw.get_quota_root("INBOX"), args.repeat))
+        # Each open reads a message never read before (Dovecot's caches are the web's too),
+        # with the same IMAP work as the web's reading view (which also marks it read).
         unopened = iter(uids_by_date[len(uids_by_date) // 3:])
-        figures["raw open"] = statistics.median(
-            timed(lambda: raw.fetch([next(unopened)], ["BODY.PEEK[]"]), args.repeat))
+
+        def raw_open():
+            uid = next(unopened)
+            sidebar()
+            raw.fetch([uid], ["BODY.PEEK[]", "FLAGS"])
+            raw.add_flags([uid], [b"\\Seen"], silent=True)
+
+        figures["raw open"] = statistics.median(timed(raw_open, args.repeat))
         searches = itertools.cycle(range(7, args.messages, max(1, args.messages // 25)))
         figures["raw search"] = statistics.median(
             timed(lambda: raw.search(["BODY", f"marker{next(searches)}"]), min(args.repeat, 10)))
@@ -252,7 +326,7 @@ def main() -> None:
         browser.login(user, PASSWORD)
         web_figures = {}
         for label, query in (("date p1", "sort=date&page=1"), ("date mid", f"sort=date&page={middle + 1}"),
-                             ("subject p1", "sort=subject&dir=asc&page=1"),
+                             ("subject p1", "sort=subject&order=asc&page=1"),
                              ("subject mid", f"sort=subject&dir=asc&page={middle + 1}")):
             status, _, _ = browser.request("GET", f"/mail/INBOX/?{query}")
             if status != 200:
@@ -266,6 +340,12 @@ def main() -> None:
                 raise SystemExit(f"open: HTTP {status}")
 
         web_figures["open"] = statistics.median(timed(web_open, args.repeat))
+        status, _, _ = browser.request("GET", "/mail/INBOX/conversations/")  # THREAD once, then kept
+        if status != 200:
+            raise SystemExit(f"conversations: HTTP {status}")
+        web_figures["conversations"] = statistics.median(
+            timed(lambda: browser.request("GET", "/mail/INBOX/conversations/?page=2"), args.repeat))
+        kept_kib = kept_connection_kib(stack, user)
 
         print(f"\n{'':14}{'web ms':>10}{'raw IMAP ms':>14}{'ratio':>8}")
         ratios = []
@@ -274,10 +354,15 @@ def main() -> None:
             ratio = web_figures[label] / raw_ms
             ratios.append(ratio)
             print(f"{label:14}{web_figures[label]:>10.1f}{raw_ms:>14.1f}{ratio:>8.2f}")
+        print(f"conversations page (web, the threads kept): {web_figures['conversations']:.1f} ms")
+        print(f"a kept idle connection with this folder's date order and threads: {kept_kib:.0f} KiB "
+              f"(bound: {settings.IMAP_POOL_SIZE} connections a web process)")
         print(f"body search (FTS, raw IMAP): {figures['raw search']:.1f} ms")
+        print(f"a SORT of the whole folder by date (raw IMAP, what the kept list saves): {figures['raw SORT by date']:.1f} ms")
+        print(f"GETQUOTAROOT (raw IMAP, what the web asks once a minute): {figures['raw quota']:.1f} ms")
         page_ms = max(web_figures[k] for k in ("date p1", "date mid", "subject p1", "subject mid"))
         print(f"RESULT ratio={max(ratios):.2f} page_ms={page_ms:.1f} open_ms={web_figures['open']:.1f} "
-              f"search_ms={figures['raw search']:.1f}")
+              f"search_ms={figures['raw search']:.1f} kept_kib={kept_kib:.0f}")
     finally:
         if web is not None:
             web.terminate()

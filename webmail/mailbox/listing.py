@@ -21,7 +21,7 @@ from imapclient import IMAPClient
 
 from webmail.render.charsets import decode_header
 
-from .session import MAX_SORTED_LISTS, NoSuchFolder, Selected, refresh, select, state_of
+from .session import NoSuchFolder, Selected, keep, kept, refresh, select, state_of
 
 PAGE_SIZE = 50
 
@@ -83,15 +83,9 @@ def sorted_uids(client: IMAPClient, selected: Selected, criteria: list[str]) -> 
     state = state_of(client)
     key = (selected.name, " ".join(criteria))
     validator = (selected.uidvalidity, selected.uidnext, selected.exists)
-    cached = state.sorted.get(key)
-    if cached is not None and cached[0] == validator:
-        state.sorted.move_to_end(key)
-        return cached[1]
-    uids = array("I", client.sort(criteria))
-    state.sorted[key] = (validator, uids)
-    state.sorted.move_to_end(key)
-    while len(state.sorted) > MAX_SORTED_LISTS:
-        state.sorted.popitem(last=False)
+    uids = kept(state.sorted, key, validator)
+    if uids is None:
+        uids = keep(state, state.sorted, key, validator, client.sort(criteria))
     return uids
 
 

@@ -30,7 +30,8 @@ from imapclient import IMAPClient
 
 from .folders import Folder
 from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row
-from .session import MAX_SORTED_LISTS, NoSuchFolder, Selected, refresh, select, state_of
+from .session import NoSuchFolder, Selected, kept, refresh, select, state_of
+from .session import keep as keep_list
 
 MAX_TERM = 200
 # CR and LF would end the command line; NUL is not allowed in IMAP strings at all; the other
@@ -143,14 +144,9 @@ def _matching(client: IMAPClient, selected: Selected, query: Query, keys: list[b
     state = state_of(client)
     key = (selected.name, "SEARCH " + b" ".join(keys).decode("utf-8"))
     validator = (selected.uidvalidity, selected.uidnext, selected.exists)
-    cached = state.sorted.get(key)
-    if cached is not None and cached[0] == validator:
-        state.sorted.move_to_end(key)
-        return cached[1]
-    uids = sort_newest_first(client, keys)
-    state.sorted[key] = (validator, uids)
-    while len(state.sorted) > MAX_SORTED_LISTS:
-        state.sorted.popitem(last=False)
+    uids = kept(state.sorted, key, validator)
+    if uids is None:
+        uids = keep_list(state, state.sorted, key, validator, sort_newest_first(client, keys))
     return uids
 
 

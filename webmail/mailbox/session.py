@@ -13,6 +13,7 @@ page). No IMAP exception reaches a view.
 
 from __future__ import annotations
 
+import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -25,9 +26,12 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 from accounts import mailaccess
 from duckmail.lib.imap import BROKEN, MailServerError
 
-# Sorted-UID lists kept per connection (folder and order): the page being paged through
-# and a few others. 100,000 UIDs take 400 KB as an array of 32-bit numbers.
-MAX_SORTED_LISTS = 3
+# What one kept connection may hold of sorted UID lists (listing, search) and threads
+# (threads), at 4 bytes a UID: 192 Ki UIDs, 768 KiB — a 100,000-message folder in one order
+# and as threads, or in two orders. The least recently used go first; the one just made is
+# always kept (a bigger folder keeps just that). And at most MAX_KEPT_LISTS lists in all.
+MAX_KEPT_UIDS = 196_608
+MAX_KEPT_LISTS = 4
 
 
 class NoSuchFolder(Exception):
@@ -55,6 +59,52 @@ class State:
     threads: OrderedDict[tuple[str, str], tuple[tuple, list[array]]] = field(default_factory=OrderedDict)
     # (time.monotonic() when asked, the quota): webmail.mailbox.folders.quota
     quota: tuple[float, object] | None = None
+
+
+def kept(cache: OrderedDict, key, validator: tuple):
+    """What `cache` (a State's `sorted` or `threads`) keeps under `key`, if made while the
+    folder was as `validator` says (else None); it becomes the most recently used."""
+    found = cache.get(key)
+    if found is None or found[0] != validator:
+        return None
+    cache.move_to_end(key)
+    found[1].used = time.monotonic()
+    return found[1]
+
+
+def keep(state: State, cache: OrderedDict, key, validator: tuple, value):
+    """Keep `value` (a UIDs array, or threads.Threads) in `cache`, within the bounds above."""
+    value = value if isinstance(value, Kept) else Kept.wrap(value)
+    value.used = time.monotonic()
+    cache[key] = (validator, value)
+    cache.move_to_end(key)
+    while True:
+        entries = [(entry[1].used, c, k) for c in (state.sorted, state.threads) for k, entry in c.items()
+                   if entry[1] is not value]
+        size = value.size + sum(c[k][1].size for _, c, k in entries)
+        if not entries or (size <= MAX_KEPT_UIDS and len(entries) < MAX_KEPT_LISTS):
+            return value
+        _, c, k = min(entries, key=lambda e: e[0])
+        del c[k]
+
+
+class Kept:
+    """A kept list with the time it was last used (arrays and Threads take attributes only
+    through a subclass)."""
+
+    used: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return len(self)
+
+    @staticmethod
+    def wrap(uids) -> KeptUids:
+        return KeptUids("I", uids)
+
+
+class KeptUids(array, Kept):
+    pass
 
 
 def state_of(client: IMAPClient) -> State:

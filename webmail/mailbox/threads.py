@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
 
 from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row, sort_criteria, sorted_uids
-from .session import Selected, refresh, select, state_of
+from .session import Kept, Selected, keep, kept, refresh, select, state_of
 
-# Ordered thread lists kept per connection (folder and order).
-MAX_THREAD_LISTS = 2
 _NEWEST_FIRST = ["REVERSE", "DATE"]
 _FETCH = ["ENVELOPE", "FLAGS", "RFC822.SIZE", "BODYSTRUCTURE", "INTERNALDATE"]
 _MAX_PEOPLE = 3
@@ -99,20 +96,44 @@ def _uids(node) -> Iterator[int]:
             yield from _uids(child)
 
 
-def _cache(client: IMAPClient) -> OrderedDict[tuple[str, str], tuple[tuple, list[array]]]:
-    return state_of(client).threads
+class Threads(Kept):
+    """Threads in order, compact: every UID in one array and where each thread starts in
+    another (100,000 one-message threads as 100,000 small arrays would take ~8 MB; these
+    take 800 KB). `threads[i]` is a thread's UIDs, `threads[a:b]` a list of them."""
+
+    __slots__ = ("uids", "starts")
+
+    def __init__(self, threads=()):
+        self.uids, self.starts = array("I"), array("I")
+        for thread in threads:
+            self.starts.append(len(self.uids))
+            self.uids.extend(thread)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        end = self.starts[index + 1] if index + 1 < len(self.starts) else len(self.uids)
+        return self.uids[self.starts[index]:end]
+
+    @property
+    def size(self) -> int:
+        return len(self.uids) + len(self.starts)
 
 
-def ordered_threads(client: IMAPClient, selected: Selected, criteria: list[str]) -> list[array]:
+def ordered_threads(client: IMAPClient, selected: Selected, criteria: list[str]) -> Threads:
     """Every thread of the selected folder (its UIDs, oldest first), in the order of their
     newest messages in the SORT order `criteria`."""
-    cache = _cache(client)
+    state = state_of(client)
     key = (selected.name, " ".join(criteria))
     validator = (selected.uidvalidity, selected.uidnext, selected.exists)
-    cached = cache.get(key)
-    if cached is not None and cached[0] == validator:
-        cache.move_to_end(key)
-        return cached[1]
+    found = kept(state.threads, key, validator)
+    if found is not None:
+        return found
     threads: list[array] = []
     if selected.exists:
         by_date = sorted_uids(client, selected, _NEWEST_FIRST)
@@ -124,11 +145,7 @@ def ordered_threads(client: IMAPClient, selected: Selected, criteria: list[str])
         place = {uid: i for i, uid in enumerate(wanted)}
         threads = [t for t in threads if t]
         threads.sort(key=lambda t: place.get(t[-1], -1))
-    cache[key] = (validator, threads)
-    cache.move_to_end(key)
-    while len(cache) > MAX_THREAD_LISTS:
-        cache.popitem(last=False)
-    return threads
+    return keep(state, state.threads, key, validator, Threads(threads))
 
 
 def thread_page(client: IMAPClient, folder: str, *, sort: str = "date", reverse: bool = True, number: int = 1,
