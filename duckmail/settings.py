@@ -333,6 +333,10 @@ DOVECOT_MASTER_PASSWORD = envstr("DOVECOT_MASTER_PASSWORD")
 # Where the Celery workers connect from (the master user is refused from anywhere else).
 DOVECOT_MASTER_NETS = envstr("DOVECOT_MASTER_NETS", "127.0.0.0/8, ::1/128")
 MAIL_TIMEOUT = envint("MAIL_TIMEOUT", 10)
+# The webmail's SORT, THREAD and SEARCH of a whole folder: the first of a session on a big
+# folder whose headers Dovecot has not cached yet reads every message (a 100,000-message
+# folder: many seconds); later ones take a fraction of a second.
+MAIL_SLOW_TIMEOUT = envint("MAIL_SLOW_TIMEOUT", 120)
 # The web's kept IMAP connections, per web process: at most this many (each is also an imap
 # process on Dovecot, ~2 MB there), logged out after this many idle seconds.
 IMAP_POOL_SIZE = envint("IMAP_POOL_SIZE", 100)

@@ -151,3 +151,25 @@ def test_subjects_and_names_are_decoded_and_escaped(mail_client, alice, put):
 def test_an_empty_folder_says_so(mail_client, alice):
     page = mail_client.get(reverse("webmail:folder", args=["Trash"])).content.decode()
     assert "This folder is empty." in page and "0 messages" in page
+
+
+def test_sorting_and_threading_a_folder_wait_longer_than_other_commands(mail_client, alice, put, monkeypatch,
+                                                                       settings):
+    from imapclient import IMAPClient
+
+    settings.MAIL_SLOW_TIMEOUT = 77
+    waits = {}
+    for name in ("sort", "thread", "fetch"):
+        real = getattr(IMAPClient, name)
+
+        def recording(self, *args, _real=real, _name=name, **kwargs):
+            waits.setdefault(_name, set()).add(self.socket().gettimeout())
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(IMAPClient, name, recording)
+    put(alice, mail("Anything"))
+    assert mail_client.get(INBOX).status_code == 200
+    assert mail_client.get(reverse("webmail:conversations", args=["INBOX"])).status_code == 200
+    # The first SORT of a big folder reads every message: it may take its time, the rest may not.
+    assert waits["sort"] == {77} and waits["thread"] == {77}
+    assert waits["fetch"] == {settings.MAIL_TIMEOUT}

@@ -21,7 +21,7 @@ from imapclient import IMAPClient
 
 from webmail.render.charsets import decode_header
 
-from .session import NoSuchFolder, Selected, keep, kept, refresh, select, state_of
+from .session import NoSuchFolder, Selected, keep, kept, patiently, refresh, select, state_of
 
 PAGE_SIZE = 50
 
@@ -85,7 +85,8 @@ def sorted_uids(client: IMAPClient, selected: Selected, criteria: list[str]) -> 
     validator = (selected.uidvalidity, selected.uidnext, selected.exists)
     uids = kept(state.sorted, key, validator)
     if uids is None:
-        uids = keep(state, state.sorted, key, validator, client.sort(criteria))
+        with patiently(client):
+            uids = keep(state, state.sorted, key, validator, client.sort(criteria))
     return uids
 
 

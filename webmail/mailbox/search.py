@@ -30,7 +30,7 @@ from imapclient import IMAPClient
 
 from .folders import Folder
 from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row
-from .session import NoSuchFolder, Selected, kept, refresh, select, state_of
+from .session import NoSuchFolder, Selected, kept, patiently, refresh, select, state_of
 from .session import keep as keep_list
 
 MAX_TERM = 200
@@ -131,7 +131,8 @@ def criteria(query: Query) -> list[bytes]:
 
 def sort_newest_first(client: IMAPClient, keys: list[bytes]) -> array:
     """UID SORT (REVERSE DATE) UTF-8 <keys> in the selected folder; `keys` from criteria()."""
-    data = client._raw_command_untagged(b"SORT", [b"(REVERSE DATE)", b"UTF-8", *keys], unpack=True)
+    with patiently(client):
+        data = client._raw_command_untagged(b"SORT", [b"(REVERSE DATE)", b"UTF-8", *keys], unpack=True)
     return array("I", (int(n) for n in (data or b"").split()))
 
 

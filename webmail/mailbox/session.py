@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
@@ -125,6 +126,20 @@ def connection(member) -> Iterator[IMAPClient]:
         raise MailServerError(f"The mail server connection broke ({exc}).") from exc
     except IMAPClientError as exc:
         raise MailServerError(f"The mail server refused a request ({exc}).") from exc
+
+
+@contextmanager
+def patiently(client: IMAPClient) -> Iterator[None]:
+    """Around a SORT, THREAD or SEARCH of a whole folder: the connection waits
+    MAIL_SLOW_TIMEOUT for the answer instead of MAIL_TIMEOUT (the first one on a big folder
+    whose headers Dovecot has not cached reads every message)."""
+    sock = client.socket()
+    usual = sock.gettimeout()
+    sock.settimeout(settings.MAIL_SLOW_TIMEOUT)
+    try:
+        yield
+    finally:
+        sock.settimeout(usual)
 
 
 def select(client: IMAPClient, folder: str) -> tuple[Selected, bool]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from imapclient import IMAPClient
 
 from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row, sort_criteria, sorted_uids
-from .session import Kept, Selected, keep, kept, refresh, select, state_of
+from .session import Kept, Selected, keep, kept, patiently, refresh, select, state_of
 
 _NEWEST_FIRST = ["REVERSE", "DATE"]
 _FETCH = ["ENVELOPE", "FLAGS", "RFC822.SIZE", "BODYSTRUCTURE", "INTERNALDATE"]
@@ -125,6 +125,11 @@ class Threads(Kept):
         return len(self.uids) + len(self.starts)
 
 
+def thread_references(client: IMAPClient) -> list:
+    with patiently(client):
+        return client.thread("REFERENCES")
+
+
 def ordered_threads(client: IMAPClient, selected: Selected, criteria: list[str]) -> Threads:
     """Every thread of the selected folder (its UIDs, oldest first), in the order of their
     newest messages in the SORT order `criteria`."""
@@ -140,7 +145,7 @@ def ordered_threads(client: IMAPClient, selected: Selected, criteria: list[str])
         age = {uid: i for i, uid in enumerate(by_date)}  # 0: the newest
         # A message that arrived between the SORT and the THREAD is the newest of all.
         threads = [array("I", sorted(set(_uids(node)), key=lambda uid: -age.get(uid, -1)))
-                   for node in client.thread("REFERENCES")]
+                   for node in thread_references(client)]
         wanted = by_date if criteria == _NEWEST_FIRST else sorted_uids(client, selected, criteria)
         place = {uid: i for i, uid in enumerate(wanted)}
         threads = [t for t in threads if t]
