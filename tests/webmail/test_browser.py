@@ -40,3 +40,34 @@ def test_a_member_opens_an_html_mail_from_the_list_and_no_script_in_it_runs(page
     assert "pwned" not in page.title() and page.title().startswith("Hostile newsletter")
     assert not [url for url in requests if "pwned" in url], requests
     assert dialogs == []
+
+
+def test_remote_images_load_only_once_asked_and_only_that_once(page, mail_stack, alice, put):
+    uid = put(alice, mail("Newsletter with pictures",
+                          html='<p>Our news</p><img src="http://tracker.example/open.png" alt="pixel">'))
+    fetched = []
+
+    def answer(route):
+        fetched.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+
+    page.route("http://tracker.example/**", answer)  # "the internet", on loopback
+    log_in(page, "alice")
+    page.goto(f"/mail/INBOX/{uid}/")
+    frame = page.wait_for_selector("iframe.mail-body-frame").content_frame()
+    frame.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    assert "Our news" in frame.locator("body").inner_text() and fetched == []
+    banner = page.locator(".remote-banner")
+    assert banner.is_visible()
+
+    with page.expect_request(lambda request: "tracker.example" in request.url):
+        banner.get_by_text("Show remote content once").click()
+    page.wait_for_timeout(300)
+    assert fetched == ["http://tracker.example/open.png"] and "remote=1" in page.frame(name="dm-body").url
+
+    # Once means once: opening the message again blocks them again.
+    page.goto(f"/mail/INBOX/{uid}/")
+    page.wait_for_selector("iframe.mail-body-frame").content_frame().wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    assert fetched == ["http://tracker.example/open.png"] and page.locator(".remote-banner").is_visible()
