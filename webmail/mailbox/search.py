@@ -29,7 +29,7 @@ from dataclasses import dataclass, fields
 from imapclient import IMAPClient
 
 from .folders import Folder
-from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row
+from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row, row_items
 from .session import NoSuchFolder, Selected, kept, patiently, refresh, select, state_of
 from .session import keep as keep_list
 
@@ -41,7 +41,6 @@ REFUSED = re.compile(r"[\x00-\x1f\x7f]")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MAX_NUMBER = 0xFFFFFFFF  # IMAP's number (RFC 3501: unsigned 32-bit)
 
-_FETCH = ["ENVELOPE", "FLAGS", "RFC822.SIZE", "BODYSTRUCTURE", "INTERNALDATE"]
 
 
 class Literal(bytes):
@@ -180,7 +179,7 @@ def _open(client: IMAPClient, name: str) -> Selected:
 
 def _rows(client: IMAPClient, uids, recipients: bool) -> list[Row]:
     shown = list(uids)
-    fetched = client.fetch(shown, _FETCH) if shown else {}
+    fetched = client.fetch(shown, row_items(client)) if shown else {}
     return [_row(uid, fetched[uid], recipients) for uid in shown if uid in fetched]
 
 

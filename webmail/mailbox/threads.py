@@ -20,11 +20,10 @@ from dataclasses import dataclass
 
 from imapclient import IMAPClient
 
-from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row, sort_criteria, sorted_uids
+from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row, row_items, sort_criteria, sorted_uids
 from .session import Kept, Selected, keep, kept, patiently, refresh, select, state_of
 
 _NEWEST_FIRST = ["REVERSE", "DATE"]
-_FETCH = ["ENVELOPE", "FLAGS", "RFC822.SIZE", "BODYSTRUCTURE", "INTERNALDATE"]
 _MAX_PEOPLE = 3
 
 
@@ -165,7 +164,7 @@ def thread_page(client: IMAPClient, folder: str, *, sort: str = "date", reverse:
     number = min(max(1, number), pages)
     shown = threads[(number - 1) * page_size:number * page_size]
     wanted = [uid for thread in shown for uid in thread]
-    fetched = client.fetch(wanted, _FETCH) if wanted else {}
+    fetched = client.fetch(wanted, row_items(client)) if wanted else {}
     page_threads = []
     for thread in shown:
         rows = [_row(uid, fetched[uid], recipients) for uid in thread if uid in fetched]

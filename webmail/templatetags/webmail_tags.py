@@ -89,7 +89,7 @@ _MARKS = (
 _ROW = ('<li class="{}" data-uid="{}" draggable="true">\n'
         '<input type="checkbox" class="mail-pick" name="uid" value="{}" form="mail-actions" aria-label="Select: {}">\n'
         '<a href="{}{}/"><span class="marks">{}</span>\n'
-        '<span class="people">{}{}</span>\n<span class="subject">{}</span>\n'
+        '<span class="people">{}{}</span>\n<span class="subject-line"><span class="subject">{}</span>{}</span>\n'
         '<time class="date" datetime="{}" title="{}">{}</time>\n<span class="size">{}</span></a>\n</li>\n')
 
 
@@ -111,5 +111,6 @@ def mail_rows(rows, folder, recipients: bool = False) -> SafeString:
         out.append(format_html(
             _ROW, " ".join(c for c, on in (("unread", row.unread), ("flagged", row.flagged)) if on), row.uid,
             row.uid, subject, prefix, row.uid, marks, to, row.people or "(nobody)", subject,
+            format_html(' <span class="preview">{}</span>', row.preview) if row.preview else "",
             local.isoformat() if local else "", full_date(local), mail_date(local), filesizeformat(row.size)))
     return mark_safe('<ol class="mail-list">\n' + "".join(out) + "</ol>")
