@@ -110,6 +110,18 @@ def test_attachments_download_with_safe_headers_and_raster_images_may_preview(ma
     assert mail_client.get(reverse("webmail:part", args=["INBOX", newsletter, "9"])).status_code == 404
 
 
+def test_the_source_downloads_as_eml_or_shows_as_plain_text_that_nothing_interprets(mail_client, newsletter):
+    page = mail_client.get(reverse("webmail:message", args=["INBOX", newsletter])).content.decode()
+    source = reverse("webmail:source", args=["INBOX", newsletter])
+    assert f'href="{source}?view=text"' in page and f'href="{source}"' in page
+    eml = mail_client.get(source)
+    assert eml["Content-Disposition"].startswith("attachment;") and eml["Content-Type"] == "message/rfc822"
+    shown = mail_client.get(source + "?view=text")
+    assert shown["Content-Type"] == "text/plain; charset=utf-8" and shown["Content-Disposition"].startswith("inline;")
+    assert shown["X-Content-Type-Options"] == "nosniff" and shown["Content-Security-Policy"] == "sandbox"
+    assert b"Content-Type: text/html" in shown.content and b"<html>" in shown.content  # the markup, as text
+
+
 def test_opening_marks_read_but_the_frame_and_downloads_do_not(mail_client, alice, newsletter):
     for name, args in (("webmail:body", []), ("webmail:source", []), ("webmail:part", ["2"])):
         assert mail_client.get(reverse(name, args=["INBOX", newsletter, *args])).status_code == 200

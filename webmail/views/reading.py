@@ -182,8 +182,13 @@ def attached_zip(request, folder: str, uid: int, section: str):
 @login_required
 @mail_errors
 def source(request, folder: str, uid: int):
-    """The raw message as sent (.eml)."""
+    """The raw message as sent (.eml); `?view=text` shows it in the browser as plain text
+    (served as text/plain with nosniff and CSP sandbox: nothing in it is ever interpreted)."""
     raw = services.message_bytes(request.user, folder, uid)
+    if request.GET.get("view") == "text":
+        response = download(raw.data, "text/plain", f"message-{uid}.txt", inline=True)
+        response["Content-Type"] = "text/plain; charset=utf-8"  # 8-bit bytes of other charsets show as �
+        return response
     return download(raw.data, "message/rfc822", f"message-{uid}.eml")
 
 
