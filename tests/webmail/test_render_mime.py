@@ -197,6 +197,13 @@ def test_no_mime_version_is_still_mime():
     assert names(msg) == ["a.zip"]
 
 
+def test_an_mbox_from_line_before_the_headers_is_no_part_of_the_message():
+    msg = read("mbox_from_line")
+    assert msg.subject == "Kept from an mbox" and msg.from_[0].name == "Ann Example"
+    assert msg.text_body.strip() == "The headers are still headers."
+    assert all(not name.startswith("From ") for name, _value in msg.headers)
+
+
 def test_base64_with_garbage_shows_what_decodes_and_says_so():
     raw = load("bad_base64")
     msg = parse(raw)

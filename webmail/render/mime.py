@@ -170,6 +170,11 @@ def _read_headers(raw: bytes, start: int, limit: int, stack: list[_Boundary], pr
             hit = _match_boundary(raw, pos, line_end, line, stack)
             if hit is not None:
                 return _finish_headers(headers), pos, hit
+        if first and line.startswith(b"From ") and not _HEADER_NAME.match(line):
+            # An mbox "From " separator (a message saved from an mbox file, or imported
+            # that way): no part of the message; its headers follow.
+            pos = line_end
+            continue
         if line[:1] in (b" ", b"\t"):
             if headers and len(headers[-1][1]) < MAX_HEADER_VALUE:
                 headers[-1][1].extend(line)
