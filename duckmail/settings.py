@@ -39,6 +39,16 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"DUCKMAIL_{name} must be an integer, not {value!r}")
 
 
+def envfloat(name: str, default: float) -> float:
+    value = os.environ.get(f"DUCKMAIL_{name}")
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"DUCKMAIL_{name} must be a number, not {value!r}")
+
+
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envstr("SECRET_KEY")
 if not SECRET_KEY:
@@ -315,6 +325,13 @@ SIGNUP_PER_ADDRESS_PER_HOUR = envint("SIGNUP_PER_ADDRESS_PER_HOUR", 5)
 SUPPORT_ADDRESS = envstr("SUPPORT_ADDRESS", f"postmaster@{SERVICE_DOMAIN}")
 # Days the outbox (accounts.outbox) keeps mails after they were sent (or dropped), for the admin.
 OUTBOX_KEEP_DAYS = envint("OUTBOX_KEEP_DAYS", 7)
+# The learning filter (antispam/): scores are 0-100. At SPAM_THRESHOLD or above a message is
+# spam; at DESTROY_THRESHOLD or above it is near-certain spam (destroyed at arrival). Until a
+# member trained this many spam and ham messages, the site-wide prior fills in for their model.
+ANTISPAM_SPAM_THRESHOLD = envfloat("ANTISPAM_SPAM_THRESHOLD", 50.0)
+ANTISPAM_DESTROY_THRESHOLD = envfloat("ANTISPAM_DESTROY_THRESHOLD", 99.9)
+ANTISPAM_MIN_TRAINED_SPAM = envint("ANTISPAM_MIN_TRAINED_SPAM", 20)
+ANTISPAM_MIN_TRAINED_HAM = envint("ANTISPAM_MIN_TRAINED_HAM", 20)
 # Passwords `manage.py bootstrap` gives the admin and demo accounts it creates (`make run`);
 # empty: generated and printed once.
 BOOTSTRAP_ADMIN_PASSWORD = envstr("ADMIN_PASSWORD")

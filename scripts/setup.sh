@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(postgresql redis-server dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve
   dovecot-managesieved dovecot-pgsql dovecot-fts-xapian postfix postfix-pgsql python3-venv chromium
-  libmilter-dev gcc python3-dev)  # pymilter (the From: check) is built against libmilter
+  libmilter-dev gcc python3-dev bogofilter)  # pymilter (the From: check) needs libmilter; bogofilter: bench/
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
