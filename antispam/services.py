@@ -4,13 +4,17 @@ as spam or ham (once per message, moved right when it changes class), forget a m
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 
-from antispam import classifier, storage
+from accounts import mailaccess
+from antispam import classifier, expiry, storage
 from antispam.tokens import strip_receiving_headers, tokenize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,3 +82,14 @@ def forget(member) -> None:
 def trained(member) -> tuple[int, int]:
     """How many spam and ham messages the member trained."""
     return storage.member_totals(member.pk)
+
+
+def expire_junk(member) -> expiry.Expired:
+    """Purge what has expired in the member's Junk folder (antispam.expiry: by delivery time).
+    Called by the workers (the master user as the member); MailServerError when Dovecot is down."""
+    with mailaccess.imap(member) as client:
+        result = expiry.expire(client)
+    if result.total:
+        log.info("junk expiry for %s: %d deleted, %d read, %d unread purged", member.email, result.deleted,
+                 result.read, result.unread)
+    return result

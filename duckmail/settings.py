@@ -295,6 +295,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.sweep_outbox",
         "schedule": 60,
     },
+    # Junk expiry (antispam.expiry): at least daily, so a mail goes within hours of its age.
+    "expire-junk": {
+        "task": "antispam.tasks.expire_all_junk",
+        "schedule": envint("JUNK_EXPIRY_SECONDS", 6 * 3600),
+    },
 }
 
 # The mail stack. Ports are loopback defaults; each one is an environment variable.
