@@ -5,7 +5,11 @@ Junk folder is expired as the workers do it (the master user), timed, and what i
 checked message by message against the rules: wrong = purged that should stay + kept that
 should go.
 
-    DUCKMAIL_DEBUG=1 .venv/bin/python bench/expiry.py [--members 100] [--per-member 1000]
+    DUCKMAIL_DEBUG=1 .venv/bin/python bench/expiry.py [--members 100] [--per-member 1000] [--concurrency 4]
+
+The time goes to UID EXPUNGE, and most of it to the full-text index (fts-xapian removes each
+expunged message from it, even in Junk, which it never indexes): ~1.1 ms a message, against
+~0.1 ms without the fts plugins.
 
 A throwaway database (`duckmail_bench_expiry`) and mail store, both removed afterwards.
 Last line: RESULT seconds=<expiry of every folder> wrong=<n> messages=<n>
@@ -19,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--per-member", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=4, help="members expired at once (the workers' pool)")
     args = parser.parse_args()
     database("create")
     call_command("migrate", verbosity=0)
@@ -101,10 +107,16 @@ def main() -> None:
             print(f"{args.members * args.per_member} messages in {args.members} Junk folders "
                   f"in {time.perf_counter() - began:.1f} s")
 
+            # As Celery runs it: one task per member, `--concurrency` at a time (a worker's pool).
+            def expire(member) -> int:
+                with mailaccess.as_worker():  # a thread of its own: bind the worker again
+                    return antispam.expire_junk(member).total
+
             began = time.perf_counter()
-            purged = sum(antispam.expire_junk(member).total for member in members)
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                purged = sum(pool.map(expire, members))
             seconds = time.perf_counter() - began
-            print(f"expiry of every Junk folder: {seconds:.1f} s ({purged} purged)")
+            print(f"expiry of every Junk folder, {args.concurrency} at a time: {seconds:.1f} s ({purged} purged)")
 
             wrong = 0
             for member in members:
