@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts import mailaccess
-from antispam import classifier, expiry, storage
+from antispam import classifier, expiry, storage, syncfolders
 from antispam.tokens import strip_receiving_headers, tokenize
 
 log = logging.getLogger(__name__)
@@ -93,3 +93,13 @@ def expire_junk(member) -> expiry.Expired:
         log.info("junk expiry for %s: %d deleted, %d read, %d unread purged", member.email, result.deleted,
                  result.read, result.unread)
     return result
+
+
+def train_sync_folders(member) -> syncfolders.Trained:
+    """Train the member's filter from their SyncSPAM and SyncHAM folders and empty them
+    (workers: the master user as the member)."""
+    with mailaccess.imap(member) as client:
+        done = syncfolders.train(client, lambda raw, spam: learn(member, raw, spam))
+    if done.spam or done.ham:
+        log.info("sync folders of %s: %d spam, %d ham learned", member.email, done.spam, done.ham)
+    return done

@@ -23,3 +23,21 @@ def expire_all_junk() -> int:
     for member_id in ids:
         expire_junk.delay(member_id)
     return len(ids)
+
+
+@shared_task(autoretry_for=(imap.MailServerError,), retry_backoff=60, max_retries=5, ignore_result=True)
+def train_sync_folders(member_id: int) -> int | None:
+    member = Member.objects.filter(pk=member_id, is_active=True).first()
+    if member is None:
+        return None
+    done = services.train_sync_folders(member)
+    return done.spam + done.ham
+
+
+@shared_task
+def train_all_sync_folders() -> int:
+    """Periodic (beat, every two hours): queue the Sync folders' training of every member."""
+    ids = list(Member.objects.filter(is_active=True, addresses__kind="mailbox").values_list("pk", flat=True).distinct())
+    for member_id in ids:
+        train_sync_folders.delay(member_id)
+    return len(ids)

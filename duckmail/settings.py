@@ -300,6 +300,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "antispam.tasks.expire_all_junk",
         "schedule": envint("JUNK_EXPIRY_SECONDS", 6 * 3600),
     },
+    # SyncSPAM / SyncHAM (antispam.syncfolders): "every two hours", as the service page says.
+    "train-sync-folders": {
+        "task": "antispam.tasks.train_all_sync_folders",
+        "schedule": 2 * 3600,
+    },
 }
 
 # The mail stack. Ports are loopback defaults; each one is an environment variable.
