@@ -5,23 +5,14 @@ after 30, flagged never; nothing outside Junk; a mail program's fresh deletions 
 import datetime as dt
 
 import pytest
-from django.conf import settings
-from imapclient import IMAPClient
 
 from antispam import expiry, tasks
-from tests.helpers import PASSWORD
-from tests.webmail.conftest import mail
+from tests.webmail.conftest import mail, own_imap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NOW = dt.datetime.now(dt.UTC)
 OLD_DATE_HEADER = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)  # every message claims to be ancient
-
-
-def own(member) -> IMAPClient:
-    client = IMAPClient("127.0.0.1", port=settings.IMAP_PORT, ssl=False, timeout=20)
-    client.login(member.email, PASSWORD)
-    return client
 
 
 def put(client, folder: str, subject: str, *, age: dt.timedelta, flags=()) -> None:
@@ -37,7 +28,7 @@ def subjects(client, folder: str) -> set[str]:
 
 @pytest.fixture
 def junk(mail_stack, alice):
-    client = own(alice)
+    client = own_imap(alice)
     hour, day = dt.timedelta(hours=1), dt.timedelta(days=1)
     cases = [
         ("deleted 2 days ago", 2 * day, [b"\\Deleted"], False),
@@ -68,7 +59,7 @@ def test_expiry_purges_exactly_what_the_service_page_says(junk, alice):
 
 def test_beat_queues_every_member_and_one_members_junk_is_not_anothers(junk, alice, bob):
     client, staying = junk
-    other = own(bob)
+    other = own_imap(bob)
     put(other, "Junk", "bob's read spam, 3 days", age=dt.timedelta(days=3), flags=[b"\\Seen"])
     assert tasks.expire_all_junk() == 2  # eager in tests: each member's task ran
     assert subjects(client, "Junk") == staying

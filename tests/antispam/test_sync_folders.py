@@ -2,20 +2,11 @@
 spam or ham by the workers' periodic task and removed; other folders are left alone."""
 
 import pytest
-from django.conf import settings
-from imapclient import IMAPClient
 
 from antispam import services, tasks
-from tests.helpers import PASSWORD
-from tests.webmail.conftest import mail
+from tests.webmail.conftest import mail, own_imap
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def own(member) -> IMAPClient:
-    client = IMAPClient("127.0.0.1", port=settings.IMAP_PORT, ssl=False, timeout=20)
-    client.login(member.email, PASSWORD)
-    return client
 
 
 def count(client, folder: str) -> int:
@@ -23,7 +14,7 @@ def count(client, folder: str) -> int:
 
 
 def test_copied_mail_is_learned_then_removed_and_the_rest_is_untouched(mail_stack, alice, bob):
-    client = own(alice)
+    client = own_imap(alice)
     client.create_folder("SyncSPAM")
     client.create_folder("syncham")  # any case
     for n in range(3):

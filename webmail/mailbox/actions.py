@@ -24,7 +24,8 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from .folders import Folder, forget_quota
-from .session import NoSuchFolder, Selected, refresh, select, state_of
+from .session import NoSuchFolder, Selected, refresh, state_of
+from .session import current as current_state
 
 ACTIONS = ("read", "unread", "flag", "unflag", "move", "copy", "delete", "archive", "spam", "notspam")
 # Actions that MOVE the messages somewhere, and so can be undone by moving them back.
@@ -250,10 +251,8 @@ def perform(client: IMAPClient, tree: list[Folder], current: Folder, action: str
     server said NO) and NoSuchFolder (the folder itself is gone)."""
     if action not in ACTIONS:
         raise Refused("There is no such action.")
-    selected, fresh = select(client, current.name)
-    if not fresh:
-        # The sync point: expunges and new mail from other clients are seen before counting.
-        selected = refresh(client, selected)
+    # The sync point: expunges and new mail from other clients are seen before counting.
+    selected = current_state(client, current.name)
     uids, count = _chosen(client, selected, selection)
     goes_to = _target(client, tree, current, action, target)
     outcome = Outcome(action, count, current, goes_to)
@@ -293,11 +292,9 @@ def undo(client: IMAPClient, tree: list[Folder], moved: Moved) -> Outcome:
     if target is None or not target.selectable:
         raise Refused(f"The folder “{moved.target}” is gone, and the messages with it.")
     try:
-        selected, fresh = select(client, target.name)
+        selected = current_state(client, target.name)
     except NoSuchFolder as exc:
         raise Refused(f"The folder “{moved.target}” is gone, and the messages with it.") from exc
-    if not fresh:
-        selected = refresh(client, selected)
     if selected.uidvalidity != moved.uidvalidity:
         raise Refused(f"The folder “{target.label}” was re-created: this can no longer be undone.")
     try:

@@ -21,7 +21,7 @@ from imapclient import IMAPClient
 
 from webmail.render.charsets import decode_header
 
-from .session import NoSuchFolder, Selected, keep, kept, patiently, refresh, select, state_of
+from .session import NoSuchFolder, Selected, current, keep, kept, patiently, state_of
 
 PAGE_SIZE = 50
 
@@ -104,9 +104,7 @@ def folder_page(client: IMAPClient, folder: str, *, sort: str = "date", reverse:
                 page_size: int = PAGE_SIZE,
                 role: str | None = None) -> Page:
     """Page `number` (from 1; clamped to the last) of `folder` in the given order."""
-    selected, fresh = select(client, folder)
-    if not fresh:
-        selected = refresh(client, selected)
+    selected = current(client, folder)
     recipients = role in RECIPIENT_ROLES
     uids = sorted_uids(client, selected, sort_criteria(client, sort, reverse, recipients))
     pages = max(1, math.ceil(len(uids) / page_size))

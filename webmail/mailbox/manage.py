@@ -33,7 +33,7 @@ from imapclient.imap_utf7 import encode as encode_utf7
 from webmail import names
 
 from .folders import Folder, Quota, folder_tree, forget_quota, quota
-from .session import NoSuchFolder, refresh, select, state_of
+from .session import NoSuchFolder, current, refresh, state_of
 
 # See the module docstring: the longest full name Dovecot stores, in bytes of modified UTF-7.
 MAX_WIRE_LENGTH = 254
@@ -358,9 +358,7 @@ def empty(client: IMAPClient, name: str, seen: str) -> int:
     if not _SEEN.fullmatch(seen):
         raise Refused("Please confirm again.")
     validity, _, uidnext = seen.partition(":")
-    selected, fresh = select(client, entry.folder.name)
-    if not fresh:
-        selected = refresh(client, selected)
+    selected = current(client, entry.folder.name)
     if str(selected.uidvalidity) != validity:
         raise Refused(f"“{entry.folder.label}” was changed meanwhile by another program: please look again.")
     if selected.exists == 0 or int(uidnext) <= 1:

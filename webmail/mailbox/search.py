@@ -30,7 +30,7 @@ from imapclient import IMAPClient
 
 from .folders import Folder
 from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row, row_items
-from .session import NoSuchFolder, Selected, kept, patiently, refresh, select, state_of
+from .session import NoSuchFolder, Selected, current, kept, patiently, state_of
 from .session import keep as keep_list
 
 MAX_TERM = 200
@@ -172,11 +172,6 @@ class Results:
     uidnext: int = 0
 
 
-def _open(client: IMAPClient, name: str) -> Selected:
-    selected, fresh = select(client, name)
-    return selected if fresh else refresh(client, selected)
-
-
 def _rows(client: IMAPClient, uids, recipients: bool) -> list[Row]:
     shown = list(uids)
     fetched = client.fetch(shown, row_items(client)) if shown else {}
@@ -192,7 +187,7 @@ def search_folder(client: IMAPClient, folder: Folder, query: Query, *, number: i
                   page_size: int = PAGE_SIZE) -> Results:
     """Page `number` (from 1, clamped to the last) of the matches in `folder`."""
     keys = criteria(query)
-    selected = _open(client, folder.name)
+    selected = current(client, folder.name)
     uids = _matching(client, selected, query, keys, keep=True)
     number, pages = _pages(len(uids), number, page_size)
     recipients = folder.role in RECIPIENT_ROLES
@@ -222,7 +217,7 @@ def search_everywhere(client: IMAPClient, tree: list[Folder], query: Query, *, n
         if not folder.selectable:
             continue
         try:
-            selected = _open(client, folder.name)
+            selected = current(client, folder.name)
         except NoSuchFolder:
             continue  # deleted or renamed since the folder list was read
         uids = _matching(client, selected, query, keys, keep=False)
@@ -237,7 +232,7 @@ def search_everywhere(client: IMAPClient, tree: list[Folder], query: Query, *, n
         start, offset = (clamped - 1) * page_size, 0
         for folder, uids in found:
             if start < offset + len(uids) and offset < start + page_size:
-                _open(client, folder.name)
+                current(client, folder.name)
                 take(folder, uids, offset, start)
             offset += len(uids)
     return Results(groups, total, clamped, pages, everywhere=True)

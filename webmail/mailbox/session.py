@@ -164,6 +164,13 @@ def select(client: IMAPClient, folder: str) -> tuple[Selected, bool]:
     return state.selected, True
 
 
+def current(client: IMAPClient, folder: str) -> Selected:
+    """`folder` selected and as it is now: a new SELECT sees it so; a kept selection is
+    refreshed (new mail and expunges by anyone, see refresh)."""
+    selected, fresh = select(client, folder)
+    return selected if fresh else refresh(client, selected)
+
+
 def refresh(client: IMAPClient, selected: Selected) -> Selected:
     """The selected folder's current UIDVALIDITY, UIDNEXT and size, after new mail or
     expunges by anyone. Dovecot answers STATUS on the selected folder from the session's

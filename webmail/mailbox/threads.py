@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from imapclient import IMAPClient
 
 from .listing import PAGE_SIZE, RECIPIENT_ROLES, Row, _row, row_items, sort_criteria, sorted_uids
-from .session import Kept, Selected, keep, kept, patiently, refresh, select, state_of
+from .session import Kept, Selected, current, keep, kept, patiently, state_of
 
 _NEWEST_FIRST = ["REVERSE", "DATE"]
 _MAX_PEOPLE = 3
@@ -155,9 +155,7 @@ def ordered_threads(client: IMAPClient, selected: Selected, criteria: list[str])
 def thread_page(client: IMAPClient, folder: str, *, sort: str = "date", reverse: bool = True, number: int = 1,
                 role: str | None = None, page_size: int = PAGE_SIZE) -> ThreadPage:
     """Page `number` (from 1; clamped to the last) of `folder`'s threads, `page_size` threads a page."""
-    selected, fresh = select(client, folder)
-    if not fresh:
-        selected = refresh(client, selected)
+    selected = current(client, folder)
     recipients = role in RECIPIENT_ROLES
     threads = ordered_threads(client, selected, sort_criteria(client, sort, reverse, recipients))
     pages = max(1, math.ceil(len(threads) / page_size))
